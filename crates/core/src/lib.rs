@@ -1,0 +1,15 @@
+//! pipelog's domain: the values every other crate passes around.
+//!
+//! Everything here is plain data with its rules attached: a value that exists is valid
+//! (parse, don't validate). No I/O, no HTTP, no SQL; the store and the server convert to
+//! and from these types at their edges.
+
+pub mod api_key;
+pub mod execution;
+pub mod ids;
+pub mod job;
+pub mod log_entry;
+pub mod paging;
+pub mod permission;
+pub mod text_enum;
+pub mod time;
