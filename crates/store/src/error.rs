@@ -1,0 +1,37 @@
+//! What a store call can fail with. The server maps these to status codes.
+
+/// A store call's failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The thing does not exist, or belongs to another account (which is the same to the caller).
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// The request is valid but the current state forbids it (an ended execution, say).
+    #[error("{0}")]
+    Conflict(String),
+    /// A paging cursor that points at nothing this caller can see.
+    #[error("the cursor does not point into this list")]
+    InvalidCursor,
+    /// The write queue is full: try again shortly.
+    #[error("the store's write queue is full")]
+    Overloaded,
+    /// The store was closed and takes no more work.
+    #[error("the store is closed")]
+    Closed,
+    /// The backend failed (disk full, I/O error, corrupt file, a bug). Logged by the server,
+    /// never shown to clients.
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Backend(error.to_string())
+    }
+}
+
+impl From<rusqlite::types::FromSqlError> for StoreError {
+    fn from(error: rusqlite::types::FromSqlError) -> Self {
+        StoreError::Backend(error.to_string())
+    }
+}

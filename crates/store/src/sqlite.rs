@@ -1,0 +1,315 @@
+//! The embedded backend: one SQLite file in WAL mode in the data dir, one writer thread that
+//! commits in groups, and a small pool of reader connections.
+//!
+//! Writes are closures run by the writer thread inside a savepoint of the current group's
+//! transaction; each caller is answered only once the whole group has committed. Reads run
+//! on blocking threads, each on its own connection, and see every committed write.
+
+mod accounts;
+mod columns;
+mod executions;
+mod logs;
+mod readers;
+mod schema;
+mod writer;
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pipelog_core::api_key::{ApiKey, KeyHash, KeyRole, NewApiKey, RateLimit};
+use pipelog_core::execution::{Execution, FinalStatus, LaunchExecution};
+use pipelog_core::ids::{AccountId, AccountName, ExecutionId, JobKey, KeyId};
+use pipelog_core::log_entry::{LogEntry, LogLine};
+use pipelog_core::paging::{LogQuery, Page, PageLimit};
+use pipelog_core::permission::PermissionSet;
+use rusqlite::Connection;
+use tokio::sync::watch;
+
+use crate::{Appended, ExecutionFilter, KeyScope, LogTarget, Store, StoreError};
+use readers::Readers;
+use writer::Writer;
+
+/// The database file's name inside the data dir.
+pub const DATABASE_FILE: &str = "pipelog.db";
+
+/// How hard a commit presses data to disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: every group commit is fsynced; an acknowledged write survives
+    /// a crash of the machine, not only of the process. The default.
+    Full,
+    /// `synchronous=NORMAL`: an acknowledged write survives a crash of the process; the last
+    /// commits before a power loss may be lost. Only as an explicit choice.
+    Normal,
+}
+
+/// Tuning for the embedded store. The defaults suit the machines pipelog is measured on.
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    pub durability: Durability,
+    /// Reads that may run at once, each on its own connection.
+    pub max_readers: usize,
+    /// Writes that may wait for the writer. Past this, writes fail with `Overloaded`.
+    pub write_queue_capacity: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            durability: Durability::Full,
+            max_readers: 8,
+            write_queue_capacity: 4096,
+        }
+    }
+}
+
+/// A pipelog store in one SQLite file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Writer,
+    readers: Readers,
+    queued: watch::Sender<u64>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `data_dir`, brings its schema up to date and
+    /// starts the writer thread. Blocks while it does; call it before serving.
+    pub fn open(data_dir: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|error| {
+            StoreError::Backend(format!(
+                "cannot create the data dir {}: {error}",
+                data_dir.display()
+            ))
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let mut connection = open_connection(&path, options.durability, Role::Writer)?;
+        schema::migrate(&mut connection)?;
+        let writer = Writer::start(connection, options.write_queue_capacity)?;
+        let readers = Readers::new(path.clone(), options.durability, options.max_readers);
+        Ok(SqliteStore {
+            path,
+            writer,
+            readers,
+            queued: watch::Sender::new(0),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Writer,
+    Reader,
+}
+
+/// How long a connection waits for another process's write lock (the `pipelog keys` CLI
+/// writing to a running server's data dir, say) before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn open_connection(
+    path: &Path,
+    durability: Durability,
+    role: Role,
+) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path)
+        .map_err(|error| StoreError::Backend(format!("cannot open {}: {error}", path.display())))?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Backend(format!(
+            "{} cannot use write-ahead logging (journal mode stayed {mode})",
+            path.display()
+        )));
+    }
+    let synchronous = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    connection.pragma_update(None, "synchronous", synchronous)?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    if role == Role::Reader {
+        connection.pragma_update(None, "query_only", "ON")?;
+    }
+    Ok(connection)
+}
+
+/// Writes to the same execution share a group, which keeps them together (in arrival order)
+/// inside a group commit: their index pages are then written once per commit.
+fn log_target_group(account: AccountId, target: &LogTarget) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    account.hash(&mut hasher);
+    match target {
+        LogTarget::Execution(id) => id.hash(&mut hasher),
+        LogTarget::Cid { cid, .. } => cid.hash(&mut hasher),
+    }
+    hasher.finish()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn bootstrap(&self, hash: KeyHash) -> Result<Option<ApiKey>, StoreError> {
+        self.writer
+            .barrier(move |connection, now| {
+                if accounts::any_account(connection)? {
+                    return Ok(None);
+                }
+                let key = NewApiKey {
+                    account: AccountName::default_account(),
+                    name: None,
+                    hash,
+                    permissions: PermissionSet::all(),
+                    rate_limit: RateLimit::Unlimited,
+                    role: KeyRole::Operator,
+                };
+                accounts::insert_key(connection, &key, now).map(Some)
+            })
+            .await
+    }
+
+    async fn find_key(&self, hash: KeyHash) -> Result<Option<ApiKey>, StoreError> {
+        self.readers
+            .read(move |connection| accounts::find_key(connection, &hash))
+            .await
+    }
+
+    async fn create_key(&self, key: NewApiKey) -> Result<ApiKey, StoreError> {
+        self.writer
+            .barrier(move |connection, now| accounts::insert_key(connection, &key, now))
+            .await
+    }
+
+    async fn list_keys(
+        &self,
+        scope: KeyScope,
+        after: Option<KeyId>,
+        limit: PageLimit,
+    ) -> Result<Page<ApiKey>, StoreError> {
+        self.readers
+            .read(move |connection| accounts::list_keys(connection, scope, after, limit))
+            .await
+    }
+
+    async fn revoke_key(&self, scope: KeyScope, id: KeyId) -> Result<ApiKey, StoreError> {
+        self.writer
+            .barrier(move |connection, now| accounts::revoke_key(connection, scope, id, now))
+            .await
+    }
+
+    async fn find_account(&self, name: &AccountName) -> Result<Option<AccountId>, StoreError> {
+        let name = name.clone();
+        self.readers
+            .read(move |connection| accounts::find_account(connection, &name))
+            .await
+    }
+
+    async fn launch_execution(
+        &self,
+        account: AccountId,
+        launch: LaunchExecution,
+    ) -> Result<Execution, StoreError> {
+        let execution = self
+            .writer
+            .barrier(move |connection, now| executions::launch(connection, account, &launch, now))
+            .await?;
+        self.queued
+            .send_modify(|ticks| *ticks = ticks.wrapping_add(1));
+        Ok(execution)
+    }
+
+    async fn start_execution(
+        &self,
+        account: AccountId,
+        id: ExecutionId,
+    ) -> Result<Execution, StoreError> {
+        self.writer
+            .barrier(move |connection, now| executions::start(connection, account, id, now))
+            .await
+    }
+
+    async fn end_execution(
+        &self,
+        account: AccountId,
+        id: ExecutionId,
+        status: FinalStatus,
+    ) -> Result<Execution, StoreError> {
+        self.writer
+            .barrier(move |connection, now| executions::end(connection, account, id, status, now))
+            .await
+    }
+
+    async fn claim_execution(
+        &self,
+        account: AccountId,
+        job: JobKey,
+    ) -> Result<Option<Execution>, StoreError> {
+        self.writer
+            .barrier(move |connection, now| executions::claim(connection, account, &job, now))
+            .await
+    }
+
+    fn queued_executions(&self) -> watch::Receiver<u64> {
+        self.queued.subscribe()
+    }
+
+    async fn execution(
+        &self,
+        account: AccountId,
+        id: ExecutionId,
+    ) -> Result<Execution, StoreError> {
+        self.readers
+            .read(move |connection| executions::get(connection, account, id))
+            .await
+    }
+
+    async fn list_executions(
+        &self,
+        account: AccountId,
+        filter: ExecutionFilter,
+        after: Option<ExecutionId>,
+        limit: PageLimit,
+    ) -> Result<Page<Execution>, StoreError> {
+        self.readers
+            .read(move |connection| executions::list(connection, account, &filter, after, limit))
+            .await
+    }
+
+    async fn append_logs(
+        &self,
+        account: AccountId,
+        target: LogTarget,
+        lines: Vec<LogLine>,
+    ) -> Result<Appended, StoreError> {
+        let group = log_target_group(account, &target);
+        let weight = lines.len();
+        self.writer
+            .grouped(group, weight, move |connection, now| {
+                logs::append(connection, account, &target, &lines, now)
+            })
+            .await
+    }
+
+    async fn read_logs(
+        &self,
+        account: AccountId,
+        id: ExecutionId,
+        query: LogQuery,
+    ) -> Result<Page<LogEntry>, StoreError> {
+        self.readers
+            .read(move |connection| logs::read(connection, account, id, &query))
+            .await
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.writer.close().await;
+        self.readers.close();
+        Ok(())
+    }
+}

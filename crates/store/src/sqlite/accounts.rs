@@ -1,0 +1,179 @@
+//! Accounts and API keys.
+
+use pipelog_core::api_key::{ApiKey, KeyHash, KeyRole, NewApiKey, RateLimit};
+use pipelog_core::ids::{AccountId, AccountName, KeyId};
+use pipelog_core::paging::{Page, PageLimit};
+use pipelog_core::permission::PermissionSet;
+use pipelog_core::time::UtcTime;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
+
+use super::columns::{optional_label, optional_time, parsed, time, uuid_bytes};
+use crate::{KeyScope, StoreError};
+
+const KEY_SELECT: &str = "SELECT k.public_id, k.account_id, a.name, k.name, k.permissions, \
+     k.rate_limit, k.is_operator, k.created_at, k.revoked_at, k.hash, k.id \
+     FROM api_keys k JOIN accounts a ON a.id = k.account_id";
+
+fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    Ok(ApiKey {
+        id: KeyId::from_bytes(uuid_bytes(row, 0)?),
+        account_id: AccountId::new(row.get(1)?),
+        account: parsed(row, 2, AccountName::parse)?,
+        name: optional_label(row, 3)?,
+        permissions: PermissionSet::from_bits(row.get(4)?),
+        rate_limit: RateLimit::from_option(row.get(5)?),
+        role: if row.get::<_, bool>(6)? {
+            KeyRole::Operator
+        } else {
+            KeyRole::Account
+        },
+        created_at: time(row, 7)?,
+        revoked_at: optional_time(row, 8)?,
+    })
+}
+
+fn scope_account(scope: KeyScope) -> Option<i64> {
+    match scope {
+        KeyScope::AllAccounts => None,
+        KeyScope::Account(account) => Some(account.get()),
+    }
+}
+
+pub(super) fn any_account(connection: &Connection) -> Result<bool, StoreError> {
+    Ok(
+        connection.query_row("SELECT EXISTS (SELECT 1 FROM accounts)", [], |row| {
+            row.get(0)
+        })?,
+    )
+}
+
+pub(super) fn find_account(
+    connection: &Connection,
+    name: &AccountName,
+) -> Result<Option<AccountId>, StoreError> {
+    Ok(connection
+        .prepare_cached("SELECT id FROM accounts WHERE name = ?1")?
+        .query_row([name.as_str()], |row| row.get(0).map(AccountId::new))
+        .optional()?)
+}
+
+fn ensure_account(
+    connection: &Connection,
+    name: &AccountName,
+    now: UtcTime,
+) -> Result<AccountId, StoreError> {
+    connection
+        .prepare_cached(
+            "INSERT INTO accounts (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+        )?
+        .execute(params![name.as_str(), now.unix_millis()])?;
+    find_account(connection, name)?.ok_or(StoreError::NotFound { what: "account" })
+}
+
+pub(super) fn insert_key(
+    connection: &Connection,
+    key: &NewApiKey,
+    now: UtcTime,
+) -> Result<ApiKey, StoreError> {
+    let account = ensure_account(connection, &key.account, now)?;
+    let id = KeyId::generate();
+    let inserted = connection
+        .prepare_cached(
+            "INSERT INTO api_keys (public_id, account_id, name, lookup, hash, permissions, \
+             rate_limit, is_operator, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            id.as_bytes(),
+            account.get(),
+            key.name.as_ref().map(|name| name.as_str()),
+            key.hash.lookup_prefix(),
+            key.hash.as_bytes(),
+            key.permissions.bits(),
+            key.rate_limit.to_option(),
+            key.role == KeyRole::Operator,
+            now.unix_millis(),
+        ]);
+    match inserted {
+        Ok(_) => key_by_id(connection, KeyScope::AllAccounts, id),
+        Err(error) if error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => Err(
+            StoreError::Conflict("a key with this secret already exists".into()),
+        ),
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub(super) fn find_key(
+    connection: &Connection,
+    hash: &KeyHash,
+) -> Result<Option<ApiKey>, StoreError> {
+    let mut statement = connection.prepare_cached(&format!(
+        "{KEY_SELECT} WHERE k.lookup = ?1 AND k.revoked_at IS NULL"
+    ))?;
+    let mut rows = statement.query([hash.lookup_prefix()])?;
+    while let Some(row) = rows.next()? {
+        let stored = row.get_ref(9)?.as_blob()?;
+        if hash.matches(stored) {
+            return Ok(Some(key_from_row(row)?));
+        }
+    }
+    Ok(None)
+}
+
+fn key_by_id(connection: &Connection, scope: KeyScope, id: KeyId) -> Result<ApiKey, StoreError> {
+    connection
+        .prepare_cached(&format!(
+            "{KEY_SELECT} WHERE k.public_id = ?1 AND (?2 IS NULL OR k.account_id = ?2)"
+        ))?
+        .query_row(params![id.as_bytes(), scope_account(scope)], key_from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound { what: "key" })
+}
+
+pub(super) fn list_keys(
+    connection: &Connection,
+    scope: KeyScope,
+    after: Option<KeyId>,
+    limit: PageLimit,
+) -> Result<Page<ApiKey>, StoreError> {
+    let after_rowid: i64 = match after {
+        None => 0,
+        Some(id) => connection
+            .prepare_cached(
+                "SELECT id FROM api_keys WHERE public_id = ?1 AND (?2 IS NULL OR account_id = ?2)",
+            )?
+            .query_row(params![id.as_bytes(), scope_account(scope)], |row| {
+                row.get(0)
+            })
+            .optional()?
+            .ok_or(StoreError::InvalidCursor)?,
+    };
+    let keys = connection
+        .prepare_cached(&format!(
+            "{KEY_SELECT} WHERE (?1 IS NULL OR k.account_id = ?1) AND k.id > ?2 ORDER BY k.id LIMIT ?3"
+        ))?
+        .query_map(
+            params![scope_account(scope), after_rowid, limit.get() + 1],
+            key_from_row,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Page::from_overfetch(keys, limit))
+}
+
+pub(super) fn revoke_key(
+    connection: &Connection,
+    scope: KeyScope,
+    id: KeyId,
+    now: UtcTime,
+) -> Result<ApiKey, StoreError> {
+    connection
+        .prepare_cached(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?1) \
+             WHERE public_id = ?2 AND (?3 IS NULL OR account_id = ?3)",
+        )?
+        .execute(params![
+            now.unix_millis(),
+            id.as_bytes(),
+            scope_account(scope)
+        ])?;
+    key_by_id(connection, scope, id)
+}

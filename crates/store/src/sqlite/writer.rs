@@ -1,0 +1,303 @@
+//! The writer thread: the only connection that writes, committing queued writes in groups.
+//!
+//! It takes whatever is queued (never waiting for more to arrive: a group is what piled up
+//! while the previous one committed), runs each write in its own savepoint of one
+//! transaction, commits once, and only then answers every caller. A write that fails rolls
+//! back its savepoint alone; a commit that fails fails the whole group, and nobody is told
+//! their write succeeded.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use pipelog_core::time::UtcTime;
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::StoreError;
+
+/// At most this many writes go into one group commit...
+const MAX_GROUP_WRITES: usize = 1024;
+/// ...and, past the first write, at most about this many rows.
+const MAX_GROUP_ROWS: usize = 20_000;
+
+/// The handle to the writer thread.
+#[derive(Debug)]
+pub(super) struct Writer {
+    queue: mpsc::Sender<Message>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+enum Message {
+    Write(QueuedWrite),
+    Close,
+}
+
+struct QueuedWrite {
+    /// Writes with a group may be reordered among their neighbours to keep each group
+    /// together; writes without one are barriers that nothing moves across.
+    group: Option<u64>,
+    /// Rows the write adds, for sizing groups.
+    weight: usize,
+    write: Box<dyn PendingWrite>,
+}
+
+/// A write waiting to run.
+trait PendingWrite: Send {
+    /// Runs the write inside the current savepoint. On failure the caller is answered at
+    /// once (nothing of the write will be committed) and `None` comes back.
+    fn apply(
+        self: Box<Self>,
+        connection: &Connection,
+        now: UtcTime,
+    ) -> Option<Box<dyn AppliedWrite>>;
+    /// Answers the caller without running the write.
+    fn abandon(self: Box<Self>, error: StoreError);
+}
+
+/// A write that ran and waits for its group's commit.
+trait AppliedWrite: Send {
+    fn settle(self: Box<Self>, commit: Result<(), StoreError>);
+}
+
+struct Operation<T, F> {
+    op: F,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> PendingWrite for Operation<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection, UtcTime) -> Result<T, StoreError> + Send,
+{
+    fn apply(
+        self: Box<Self>,
+        connection: &Connection,
+        now: UtcTime,
+    ) -> Option<Box<dyn AppliedWrite>> {
+        let Operation { op, reply } = *self;
+        let outcome = catch_unwind(AssertUnwindSafe(|| op(connection, now))).unwrap_or_else(|_| {
+            Err(StoreError::Backend(
+                "a write panicked and was rolled back".into(),
+            ))
+        });
+        match outcome {
+            Ok(value) => Some(Box::new(Applied { value, reply })),
+            Err(error) => {
+                let _ = reply.send(Err(error));
+                None
+            }
+        }
+    }
+
+    fn abandon(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+struct Applied<T> {
+    value: T,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T: Send> AppliedWrite for Applied<T> {
+    fn settle(self: Box<Self>, commit: Result<(), StoreError>) {
+        // The caller may have gone away (a dropped request); the write stands either way.
+        let Applied { value, reply } = *self;
+        let _ = reply.send(commit.map(|()| value));
+    }
+}
+
+impl Writer {
+    /// Starts the writer thread on `connection`.
+    pub(super) fn start(connection: Connection, queue_capacity: usize) -> Result<Self, StoreError> {
+        let (queue, inbox) = mpsc::channel(queue_capacity.max(1));
+        let thread = std::thread::Builder::new()
+            .name("pipelog-writer".into())
+            .spawn(move || run(connection, inbox))
+            .map_err(|error| {
+                StoreError::Backend(format!("cannot start the writer thread: {error}"))
+            })?;
+        Ok(Writer {
+            queue,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Runs `op` in order with every other write, and answers after it committed.
+    pub(super) async fn barrier<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, UtcTime) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(None, 1, op).await
+    }
+
+    /// Runs `op`, which adds about `weight` rows, kept together with the other writes of
+    /// `group` in its commit; answers after it committed.
+    pub(super) async fn grouped<T, F>(
+        &self,
+        group: u64,
+        weight: usize,
+        op: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, UtcTime) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.submit(Some(group), weight, op).await
+    }
+
+    async fn submit<T, F>(&self, group: Option<u64>, weight: usize, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, UtcTime) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let write = QueuedWrite {
+            group,
+            weight,
+            write: Box::new(Operation { op, reply }),
+        };
+        self.queue
+            .try_send(Message::Write(write))
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
+                mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
+            })?;
+        answer.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Commits everything queued before this call, then stops the thread. Writes queued
+    /// after it fail with `Closed`.
+    pub(super) async fn close(&self) {
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(thread) = thread else { return };
+        // Waits for room if the queue is full: closing must not drop queued writes.
+        let _ = self.queue.send(Message::Close).await;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+}
+
+fn run(mut connection: Connection, mut inbox: mpsc::Receiver<Message>) {
+    let mut closing = false;
+    while !closing {
+        let Some(first) = inbox.blocking_recv() else {
+            break;
+        };
+        let mut writes = Vec::new();
+        let mut rows = 0;
+        match first {
+            Message::Write(write) => {
+                rows += write.weight;
+                writes.push(write);
+            }
+            Message::Close => closing = true,
+        }
+        while !closing && writes.len() < MAX_GROUP_WRITES && rows < MAX_GROUP_ROWS {
+            match inbox.try_recv() {
+                Ok(Message::Write(write)) => {
+                    rows += write.weight;
+                    writes.push(write);
+                }
+                Ok(Message::Close) => closing = true,
+                Err(_) => break,
+            }
+        }
+        if !writes.is_empty() {
+            commit_group(&mut connection, writes, rows);
+        }
+    }
+    tracing::debug!("writer stopped");
+}
+
+/// Keeps each group's writes together, in arrival order, without moving anything across a
+/// barrier.
+fn order_writes(writes: &mut [QueuedWrite]) {
+    for run in writes.split_mut(|write| write.group.is_none()) {
+        run.sort_by_key(|write| write.group);
+    }
+}
+
+fn commit_group(connection: &mut Connection, mut writes: Vec<QueuedWrite>, rows: usize) {
+    order_writes(&mut writes);
+    let now = UtcTime::now();
+    let mut transaction = match connection.transaction_with_behavior(TransactionBehavior::Immediate)
+    {
+        Ok(transaction) => transaction,
+        Err(error) => {
+            let error = StoreError::from(error);
+            tracing::error!(%error, writes = writes.len(), "cannot begin a group commit");
+            for queued in writes {
+                queued.write.abandon(error.clone());
+            }
+            return;
+        }
+    };
+    let mut applied = Vec::with_capacity(writes.len());
+    for queued in writes {
+        let savepoint = match transaction.savepoint() {
+            Ok(savepoint) => savepoint,
+            Err(error) => {
+                queued.write.abandon(error.into());
+                continue;
+            }
+        };
+        match queued.write.apply(&savepoint, now) {
+            Some(done) => match savepoint.commit() {
+                Ok(()) => applied.push(done),
+                Err(error) => done.settle(Err(error.into())),
+            },
+            // Dropping the savepoint rolls back this write alone.
+            None => drop(savepoint),
+        }
+    }
+    let commit = transaction.commit().map_err(StoreError::from);
+    match &commit {
+        Ok(()) => tracing::trace!(writes = applied.len(), rows, "group committed"),
+        Err(error) => tracing::error!(%error, writes = applied.len(), "group commit failed"),
+    }
+    for done in applied {
+        done.settle(commit.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queued(group: Option<u64>, tag: u8, seen: &std::sync::Arc<Mutex<Vec<u8>>>) -> QueuedWrite {
+        let seen = std::sync::Arc::clone(seen);
+        let (reply, _answer) = oneshot::channel();
+        QueuedWrite {
+            group,
+            weight: 1,
+            write: Box::new(Operation {
+                op: move |_: &Connection, _: UtcTime| {
+                    seen.lock().unwrap().push(tag);
+                    Ok(())
+                },
+                reply,
+            }),
+        }
+    }
+
+    #[test]
+    fn groups_are_gathered_in_arrival_order_and_barriers_stay_put() {
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut writes = vec![
+            queued(Some(2), 1, &seen),
+            queued(Some(1), 2, &seen),
+            queued(Some(2), 3, &seen),
+            queued(None, 4, &seen),
+            queued(Some(1), 5, &seen),
+            queued(Some(0), 6, &seen),
+        ];
+        order_writes(&mut writes);
+        let connection = Connection::open_in_memory().unwrap();
+        for write in writes {
+            write.write.apply(&connection, UtcTime::now());
+        }
+        assert_eq!(*seen.lock().unwrap(), vec![2, 1, 3, 4, 6, 5]);
+    }
+}

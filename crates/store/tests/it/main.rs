@@ -1,0 +1,55 @@
+//! The store's test suite: written once in `suite`, run against every backend.
+//!
+//! Each backend gets a module below that instantiates every suite test with its own
+//! fixture (a fresh store per test).
+
+mod backends;
+mod suite;
+
+/// Instantiates the named suite tests for a backend whose fixture `$open()` returns.
+macro_rules! store_suite {
+    ($open:path; $($area:ident :: $test:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let fixture = $open();
+                crate::suite::$area::$test(fixture.store()).await;
+                fixture.close().await;
+            }
+        )+
+    };
+}
+
+/// Every suite test, as `area::name`.
+macro_rules! every_suite_test {
+    ($open:path) => {
+        store_suite!($open;
+            keys::bootstrap_creates_the_default_account_and_operator_key_once,
+            keys::find_key_sees_active_keys_only,
+            keys::create_key_creates_its_account_and_refuses_a_duplicate_secret,
+            keys::list_keys_pages_within_scope,
+            keys::revoke_is_scoped_and_idempotent,
+            executions::launch_creates_the_job_then_updates_it,
+            executions::status_transitions_and_their_conflicts,
+            executions::claim_hands_each_execution_to_one_caller,
+            executions::list_is_newest_first_filtered_and_paged,
+            executions::another_account_sees_nothing,
+            logs::append_numbers_lines_without_gaps,
+            logs::pages_in_both_orders_with_cursor,
+            logs::severity_and_time_filters,
+            logs::cid_target_creates_a_running_execution_once,
+            logs::ended_execution_takes_no_lines,
+            logs::concurrent_appends_commit_in_groups_without_gaps,
+            logs::another_account_cannot_read_or_append,
+        );
+    };
+}
+
+mod sqlite {
+    every_suite_test!(crate::backends::sqlite);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writes_survive_reopening() {
+    backends::sqlite_writes_survive_reopening().await;
+}

@@ -1,0 +1,164 @@
+//! Accounts and keys.
+
+use pipelog_core::api_key::{ApiKeySecret, KeyRole};
+use pipelog_core::ids::{AccountName, KeyId};
+use pipelog_core::paging::PageLimit;
+use pipelog_core::permission::{Permission, PermissionSet};
+use pipelog_store::{KeyScope, Store, StoreError};
+
+use super::new_key;
+
+pub async fn bootstrap_creates_the_default_account_and_operator_key_once(store: &dyn Store) {
+    let secret = ApiKeySecret::generate();
+    let key = store
+        .bootstrap(secret.hash())
+        .await
+        .unwrap()
+        .expect("created");
+    assert_eq!(key.account, AccountName::default_account());
+    assert_eq!(key.role, KeyRole::Operator);
+    assert_eq!(key.permissions, PermissionSet::all());
+    assert_eq!(key.rate_limit, pipelog_core::api_key::RateLimit::Unlimited);
+    let found = store.find_key(secret.hash()).await.unwrap().expect("found");
+    assert_eq!(found.id, key.id);
+
+    let again = store
+        .bootstrap(ApiKeySecret::generate().hash())
+        .await
+        .unwrap();
+    assert_eq!(
+        again, None,
+        "a store with an account is never bootstrapped again"
+    );
+}
+
+pub async fn find_key_sees_active_keys_only(store: &dyn Store) {
+    let secret = ApiKeySecret::generate();
+    let mut new = new_key("acme", PermissionSet::parse_list("JOBS_READ").unwrap());
+    new.hash = secret.hash();
+    let created = store.create_key(new).await.unwrap();
+    let found = store.find_key(secret.hash()).await.unwrap().unwrap();
+    assert_eq!(found, created);
+    assert!(found.permissions.contains(Permission::JobsRead));
+    assert!(!found.permissions.contains(Permission::KeysAdmin));
+
+    let stranger = ApiKeySecret::generate();
+    assert_eq!(store.find_key(stranger.hash()).await.unwrap(), None);
+
+    store
+        .revoke_key(KeyScope::Account(created.account_id), created.id)
+        .await
+        .unwrap();
+    assert_eq!(store.find_key(secret.hash()).await.unwrap(), None);
+}
+
+pub async fn create_key_creates_its_account_and_refuses_a_duplicate_secret(store: &dyn Store) {
+    let name = AccountName::parse("globex").unwrap();
+    assert_eq!(store.find_account(&name).await.unwrap(), None);
+    let new = new_key("globex", PermissionSet::all());
+    let created = store.create_key(new.clone()).await.unwrap();
+    assert_eq!(
+        store.find_account(&name).await.unwrap(),
+        Some(created.account_id)
+    );
+    assert_eq!(created.account, name);
+
+    let second = store
+        .create_key(new_key("globex", PermissionSet::all()))
+        .await
+        .unwrap();
+    assert_eq!(
+        second.account_id, created.account_id,
+        "same account, second key"
+    );
+
+    let duplicate = store.create_key(new).await.unwrap_err();
+    assert!(
+        matches!(duplicate, StoreError::Conflict(_)),
+        "{duplicate:?}"
+    );
+}
+
+pub async fn list_keys_pages_within_scope(store: &dyn Store) {
+    let mut acme = Vec::new();
+    for _ in 0..5 {
+        acme.push(
+            store
+                .create_key(new_key("acme", PermissionSet::all()))
+                .await
+                .unwrap(),
+        );
+    }
+    let other = store
+        .create_key(new_key("initech", PermissionSet::all()))
+        .await
+        .unwrap();
+    let scope = KeyScope::Account(acme[0].account_id);
+    let two = PageLimit::new(Some(2), 2, 100).unwrap();
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.list_keys(scope, after, two).await.unwrap();
+        assert!(page.items.len() <= 2);
+        after = page.items.last().map(|key| key.id);
+        seen.extend(page.items.into_iter().map(|key| key.id));
+        if !page.has_more {
+            break;
+        }
+    }
+    assert_eq!(seen, acme.iter().map(|key| key.id).collect::<Vec<_>>());
+
+    let all = store
+        .list_keys(
+            KeyScope::AllAccounts,
+            None,
+            PageLimit::new(Some(100), 100, 100).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 6);
+
+    let foreign_cursor = store
+        .list_keys(scope, Some(other.id), two)
+        .await
+        .unwrap_err();
+    assert_eq!(foreign_cursor, StoreError::InvalidCursor);
+    let unknown_cursor = store
+        .list_keys(scope, Some(KeyId::generate()), two)
+        .await
+        .unwrap_err();
+    assert_eq!(unknown_cursor, StoreError::InvalidCursor);
+}
+
+pub async fn revoke_is_scoped_and_idempotent(store: &dyn Store) {
+    let acme = store
+        .create_key(new_key("acme", PermissionSet::all()))
+        .await
+        .unwrap();
+    let initech = store
+        .create_key(new_key("initech", PermissionSet::all()))
+        .await
+        .unwrap();
+
+    let refused = store
+        .revoke_key(KeyScope::Account(initech.account_id), acme.id)
+        .await
+        .unwrap_err();
+    assert_eq!(refused, StoreError::NotFound { what: "key" });
+
+    let revoked = store
+        .revoke_key(KeyScope::Account(acme.account_id), acme.id)
+        .await
+        .unwrap();
+    let revoked_at = revoked.revoked_at.expect("revoked");
+    let again = store
+        .revoke_key(KeyScope::AllAccounts, acme.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.revoked_at,
+        Some(revoked_at),
+        "the first revocation time stays"
+    );
+}

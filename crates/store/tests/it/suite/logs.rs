@@ -1,0 +1,447 @@
+//! Execution log lines.
+
+use futures_util::future::join_all;
+use pipelog_core::execution::{ActionOrigin, ExecutionStatus, FinalStatus};
+use pipelog_core::ids::{Cid, JobKey, Label};
+use pipelog_core::log_entry::{LogEntry, LogLine, LogMessage, MessageType, Severity};
+use pipelog_core::paging::{SeveritySet, SortOrder, TimeRange};
+use pipelog_core::time::UtcTime;
+use pipelog_store::{LogTarget, Store, StoreError};
+
+use super::{launch_request, query, read_all, some_account};
+
+fn line(message: &str, severity: Severity) -> LogLine {
+    LogLine {
+        severity,
+        ..LogLine::info(LogMessage::new(message.to_owned()).unwrap())
+    }
+}
+
+fn messages(entries: &[LogEntry]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|entry| entry.line.message.as_str().to_owned())
+        .collect()
+}
+
+pub async fn append_numbers_lines_without_gaps(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let execution = store
+        .launch_execution(account, launch_request("job"))
+        .await
+        .unwrap();
+    let target = LogTarget::Execution(execution.id);
+
+    let detailed = LogLine {
+        message: LogMessage::new("**done**".into()).unwrap(),
+        severity: Severity::Warning,
+        message_type: MessageType::Markdown,
+        emitter_name: Some(Label::parse("My import job").unwrap()),
+        event_correlation_id: Some(Label::parse("evt-123").unwrap()),
+        timestamp: Some(UtcTime::parse("2026-04-07T10:30:00.123Z").unwrap()),
+    };
+    let first = store
+        .append_logs(
+            account,
+            target.clone(),
+            vec![
+                line("a", Severity::Info),
+                line("b", Severity::Info),
+                detailed.clone(),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!((first.first_seq, first.count), (0, 3));
+    assert_eq!(first.execution_id, execution.id);
+    assert_eq!(first.cid, execution.cid);
+    let second = store
+        .append_logs(
+            account,
+            target,
+            vec![line("d", Severity::Error), line("e", Severity::Debug)],
+        )
+        .await
+        .unwrap();
+    assert_eq!((second.first_seq, second.count), (3, 2));
+    assert!(second.created_at >= first.created_at);
+
+    let lines = read_all(store, account, execution.id).await;
+    assert_eq!(
+        lines.iter().map(|entry| entry.seq).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3, 4]
+    );
+    assert_eq!(messages(&lines), ["a", "b", "**done**", "d", "e"]);
+    assert_eq!(lines[2].line, detailed, "every field comes back as written");
+    assert_eq!(lines[2].created_at, first.created_at);
+    assert_eq!(lines[2].execution_id, execution.id);
+    assert_eq!(
+        store
+            .execution(account, execution.id)
+            .await
+            .unwrap()
+            .next_seq,
+        5
+    );
+}
+
+pub async fn pages_in_both_orders_with_cursor(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let execution = store
+        .launch_execution(account, launch_request("job"))
+        .await
+        .unwrap();
+    let lines: Vec<_> = (0..25)
+        .map(|n| line(&n.to_string(), Severity::Info))
+        .collect();
+    store
+        .append_logs(account, LogTarget::Execution(execution.id), lines)
+        .await
+        .unwrap();
+
+    for (order, expected) in [
+        (SortOrder::Asc, (0..25).collect::<Vec<u64>>()),
+        (SortOrder::Desc, (0..25).rev().collect()),
+    ] {
+        let mut query = query(order, 10);
+        let mut seqs = Vec::new();
+        let mut sizes = Vec::new();
+        loop {
+            let page = store
+                .read_logs(account, execution.id, query.clone())
+                .await
+                .unwrap();
+            sizes.push(page.items.len());
+            query.resume_after = page.items.last().map(|entry| entry.seq);
+            seqs.extend(page.items.iter().map(|entry| entry.seq));
+            if !page.has_more {
+                break;
+            }
+        }
+        assert_eq!(seqs, expected, "{order}");
+        assert_eq!(sizes, [10, 10, 5], "{order}");
+    }
+
+    let mut past_the_end = query(SortOrder::Asc, 10);
+    past_the_end.resume_after = Some(24);
+    let page = store
+        .read_logs(account, execution.id, past_the_end)
+        .await
+        .unwrap();
+    assert!(page.items.is_empty() && !page.has_more);
+    let mut before_the_start = query(SortOrder::Desc, 10);
+    before_the_start.resume_after = Some(0);
+    let page = store
+        .read_logs(account, execution.id, before_the_start)
+        .await
+        .unwrap();
+    assert!(page.items.is_empty() && !page.has_more);
+}
+
+pub async fn severity_and_time_filters(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let execution = store
+        .launch_execution(account, launch_request("job"))
+        .await
+        .unwrap();
+    let target = LogTarget::Execution(execution.id);
+    let severities = [
+        Severity::Info,
+        Severity::Warning,
+        Severity::Debug,
+        Severity::Error,
+    ];
+    for batch in 0..4 {
+        let lines = (0..6)
+            .map(|n| line(&format!("{batch}.{n}"), severities[(batch + n) % 4]))
+            .collect();
+        store
+            .append_logs(account, target.clone(), lines)
+            .await
+            .unwrap();
+    }
+    let everything = read_all(store, account, execution.id).await;
+    assert_eq!(everything.len(), 24);
+
+    // Severity, in both orders and across pages.
+    let problems = SeveritySet::at_least(Severity::Warning);
+    for order in [SortOrder::Asc, SortOrder::Desc] {
+        let mut query = query(order, 4);
+        query.severities = problems;
+        let mut found = Vec::new();
+        loop {
+            let page = store
+                .read_logs(account, execution.id, query.clone())
+                .await
+                .unwrap();
+            query.resume_after = page.items.last().map(|entry| entry.seq);
+            found.extend(page.items);
+            if !page.has_more {
+                break;
+            }
+        }
+        let mut expected: Vec<_> = everything
+            .iter()
+            .filter(|entry| problems.contains(entry.line.severity))
+            .cloned()
+            .collect();
+        if order == SortOrder::Desc {
+            expected.reverse();
+        }
+        assert_eq!(found, expected, "{order}");
+    }
+
+    // Time, at every instant a line was written and around them, against the model.
+    let mut instants: Vec<i64> = everything
+        .iter()
+        .flat_map(|entry| {
+            let at = entry.created_at.unix_millis();
+            [at - 1, at, at + 1]
+        })
+        .collect();
+    instants.sort();
+    instants.dedup();
+    for at in instants {
+        let instant = UtcTime::from_unix_millis(at).unwrap();
+        for range in [
+            TimeRange {
+                from: Some(instant),
+                to: None,
+            },
+            TimeRange {
+                from: None,
+                to: Some(instant),
+            },
+        ] {
+            let mut query = query(SortOrder::Asc, 1000);
+            query.created = range;
+            let page = store.read_logs(account, execution.id, query).await.unwrap();
+            let expected: Vec<_> = everything
+                .iter()
+                .filter(|entry| range.contains(entry.created_at))
+                .cloned()
+                .collect();
+            assert_eq!(page.items, expected, "{range:?}");
+        }
+    }
+}
+
+pub async fn cid_target_creates_a_running_execution_once(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let cid = Cid::parse("airflow:dag_run:2026-11-22").unwrap();
+    let target = LogTarget::Cid {
+        cid: cid.clone(),
+        job_if_new: JobKey::parse("My import job").unwrap(),
+    };
+    let first = store
+        .append_logs(account, target, vec![line("one", Severity::Info)])
+        .await
+        .unwrap();
+    assert_eq!(first.cid, cid);
+    assert_eq!(first.first_seq, 0);
+
+    let execution = store.execution(account, first.execution_id).await.unwrap();
+    assert_eq!(execution.status, ExecutionStatus::Running);
+    assert_eq!(execution.action_origin, ActionOrigin::Api);
+    assert_eq!(execution.job.key.as_str(), "My import job");
+    assert_eq!(execution.input["eventCorrelationId"], cid.as_str());
+    assert!(execution.started_at.is_some());
+
+    let again = LogTarget::Cid {
+        cid: cid.clone(),
+        job_if_new: JobKey::parse("another emitter").unwrap(),
+    };
+    let second = store
+        .append_logs(account, again, vec![line("two", Severity::Info)])
+        .await
+        .unwrap();
+    assert_eq!(
+        second.execution_id, first.execution_id,
+        "one execution per cid"
+    );
+    assert_eq!(second.first_seq, 1);
+    let execution = store.execution(account, first.execution_id).await.unwrap();
+    assert_eq!(execution.job.key.as_str(), "My import job");
+
+    // A launched execution's cid leads to it.
+    let launched = store
+        .launch_execution(account, launch_request("job"))
+        .await
+        .unwrap();
+    let by_cid = LogTarget::Cid {
+        cid: launched.cid.clone(),
+        job_if_new: JobKey::parse("unused").unwrap(),
+    };
+    let appended = store
+        .append_logs(account, by_cid, vec![line("hello", Severity::Info)])
+        .await
+        .unwrap();
+    assert_eq!(appended.execution_id, launched.id);
+}
+
+pub async fn ended_execution_takes_no_lines(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let execution = store
+        .launch_execution(account, launch_request("job"))
+        .await
+        .unwrap();
+    store
+        .append_logs(
+            account,
+            LogTarget::Execution(execution.id),
+            vec![line("before", Severity::Info)],
+        )
+        .await
+        .unwrap();
+    store
+        .end_execution(account, execution.id, FinalStatus::Completed)
+        .await
+        .unwrap();
+
+    for target in [
+        LogTarget::Execution(execution.id),
+        LogTarget::Cid {
+            cid: execution.cid.clone(),
+            job_if_new: JobKey::parse("job").unwrap(),
+        },
+    ] {
+        let refused = store
+            .append_logs(
+                account,
+                target,
+                vec![line("after", Severity::Info), line("more", Severity::Info)],
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&refused, StoreError::Conflict(message) if message.contains("COMPLETED")),
+            "{refused:?}"
+        );
+    }
+    let lines = read_all(store, account, execution.id).await;
+    assert_eq!(
+        messages(&lines),
+        ["before"],
+        "nothing of a refused batch is written"
+    );
+}
+
+pub async fn concurrent_appends_commit_in_groups_without_gaps(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let mut executions = Vec::new();
+    for _ in 0..4 {
+        executions.push(
+            store
+                .launch_execution(account, launch_request("job"))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let appends = (0..200).map(|n| {
+        let target = LogTarget::Execution(executions[n % 4]);
+        let lines = (0..(1 + n % 3))
+            .map(|k| line(&format!("{n}.{k}"), Severity::Info))
+            .collect();
+        store.append_logs(account, target, lines)
+    });
+    let results = join_all(appends).await;
+    for result in &results {
+        result.as_ref().unwrap();
+    }
+
+    for (index, id) in executions.iter().enumerate() {
+        let lines = read_all(store, account, *id).await;
+        let seqs: Vec<u64> = lines.iter().map(|entry| entry.seq).collect();
+        assert_eq!(
+            seqs,
+            (0..lines.len() as u64).collect::<Vec<_>>(),
+            "no gap, no repeat"
+        );
+        let mut written: Vec<String> = (0..200)
+            .filter(|n| n % 4 == index)
+            .flat_map(|n| (0..(1 + n % 3)).map(move |k| format!("{n}.{k}")))
+            .collect();
+        let mut found = messages(&lines);
+        written.sort();
+        found.sort();
+        assert_eq!(found, written, "every acknowledged line, once");
+        // Each batch landed as one contiguous run.
+        for result in results
+            .iter()
+            .flatten()
+            .filter(|appended| appended.execution_id == *id)
+        {
+            let run = &lines[result.first_seq as usize..(result.first_seq + result.count) as usize];
+            let batch = run[0]
+                .line
+                .message
+                .as_str()
+                .split('.')
+                .next()
+                .unwrap()
+                .to_owned();
+            assert!(run.iter().all(|entry| {
+                entry
+                    .line
+                    .message
+                    .as_str()
+                    .starts_with(&format!("{batch}."))
+            }));
+        }
+    }
+}
+
+pub async fn another_account_cannot_read_or_append(store: &dyn Store) {
+    let acme = some_account(store, "acme").await;
+    let initech = some_account(store, "initech").await;
+    let execution = store
+        .launch_execution(acme, launch_request("job"))
+        .await
+        .unwrap();
+    store
+        .append_logs(
+            acme,
+            LogTarget::Execution(execution.id),
+            vec![line("secret", Severity::Info)],
+        )
+        .await
+        .unwrap();
+
+    let not_found = StoreError::NotFound { what: "execution" };
+    assert_eq!(
+        store
+            .read_logs(initech, execution.id, query(SortOrder::Asc, 10))
+            .await
+            .unwrap_err(),
+        not_found
+    );
+    assert_eq!(
+        store
+            .append_logs(
+                initech,
+                LogTarget::Execution(execution.id),
+                vec![line("x", Severity::Info)]
+            )
+            .await
+            .unwrap_err(),
+        not_found
+    );
+    // The same cid string in another account is another execution altogether.
+    let theirs = store
+        .append_logs(
+            initech,
+            LogTarget::Cid {
+                cid: execution.cid.clone(),
+                job_if_new: JobKey::parse("job").unwrap(),
+            },
+            vec![line("mine", Severity::Info)],
+        )
+        .await
+        .unwrap();
+    assert_ne!(theirs.execution_id, execution.id);
+    assert_eq!(
+        messages(&read_all(store, acme, execution.id).await),
+        ["secret"]
+    );
+}
