@@ -1,6 +1,5 @@
 //! Jobs: what an execution is a run of, created on first launch and keyed by `jobKey`.
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::ids::{JobId, JobKey, Label};
@@ -49,20 +48,13 @@ impl JobSpec {
 }
 
 /// A stored job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
-    #[serde(rename = "jobId")]
     pub id: JobId,
-    #[serde(rename = "jobKey")]
     pub key: JobKey,
-    #[serde(rename = "jobTitle", skip_serializing_if = "Option::is_none")]
     pub title: Option<JobTitle>,
     pub job_type: JobType,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub system_job_type: Option<SystemJobType>,
-    #[serde(rename = "jobPeriodicity")]
     pub periodicity: Vec<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub pipeline_id: Option<PipelineId>,
 }

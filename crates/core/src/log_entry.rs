@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ids::{ExecutionId, Label};
 use crate::text_enum;
@@ -91,6 +91,12 @@ impl LogMessage {
 impl Serialize for LogMessage {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for LogMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        LogMessage::new(String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
     }
 }
 

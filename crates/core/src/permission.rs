@@ -158,14 +158,19 @@ impl Serialize for PermissionSet {
     }
 }
 
-impl<'de> Deserialize<'de> for PermissionSet {
+impl<'de> Deserialize<'de> for Permission {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let names = Vec::<String>::deserialize(deserializer)?;
-        names
-            .iter()
-            .map(|name| Permission::parse(name))
-            .collect::<Result<PermissionSet, _>>()
-            .map_err(serde::de::Error::custom)
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Permission::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for PermissionSet {
+    /// From a list of names; an unknown name fails at its own index.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Vec::<Permission>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
     }
 }
 

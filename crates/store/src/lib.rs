@@ -53,6 +53,13 @@ pub struct Appended {
     pub created_at: UtcTime,
 }
 
+/// A page of an execution's log, with the execution as it was when the page was read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogPage {
+    pub execution: Execution,
+    pub entries: Page<LogEntry>,
+}
+
 /// Filters for listing executions, newest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExecutionFilter {
@@ -150,7 +157,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         account: AccountId,
         id: ExecutionId,
         query: LogQuery,
-    ) -> Result<Page<LogEntry>, StoreError>;
+    ) -> Result<LogPage, StoreError>;
 
     /// Commits everything accepted so far and stops taking writes.
     async fn close(&self) -> Result<(), StoreError>;

@@ -22,13 +22,13 @@ use async_trait::async_trait;
 use pipelog_core::api_key::{ApiKey, KeyHash, KeyRole, NewApiKey, RateLimit};
 use pipelog_core::execution::{Execution, FinalStatus, LaunchExecution};
 use pipelog_core::ids::{AccountId, AccountName, ExecutionId, JobKey, KeyId};
-use pipelog_core::log_entry::{LogEntry, LogLine};
+use pipelog_core::log_entry::LogLine;
 use pipelog_core::paging::{LogQuery, Page, PageLimit};
 use pipelog_core::permission::PermissionSet;
 use rusqlite::Connection;
 use tokio::sync::watch;
 
-use crate::{Appended, ExecutionFilter, KeyScope, LogTarget, Store, StoreError};
+use crate::{Appended, ExecutionFilter, KeyScope, LogPage, LogTarget, Store, StoreError};
 use readers::Readers;
 use writer::Writer;
 
@@ -101,6 +101,11 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How many claims are waiting for an execution to be queued (a gauge for metrics).
+    pub fn claims_waiting(&self) -> usize {
+        self.queued.receiver_count()
     }
 }
 
@@ -301,7 +306,7 @@ impl Store for SqliteStore {
         account: AccountId,
         id: ExecutionId,
         query: LogQuery,
-    ) -> Result<Page<LogEntry>, StoreError> {
+    ) -> Result<LogPage, StoreError> {
         self.readers
             .read(move |connection| logs::read(connection, account, id, &query))
             .await

@@ -6,6 +6,7 @@
 //! the clock and the execution's previous line), so the first line at or after an instant
 //! can be found by binary search over `seq`, about 20 index probes for a million lines.
 
+use pipelog_core::execution::Execution;
 use pipelog_core::ids::{AccountId, ExecutionId, Label};
 use pipelog_core::log_entry::{LogEntry, LogLine, LogMessage, MessageType, Severity};
 use pipelog_core::paging::{LogQuery, Page, SortOrder};
@@ -14,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::columns::{corrupt, optional_label, optional_time, time};
 use super::executions::{self, ExecutionRow};
-use crate::{Appended, LogTarget, StoreError};
+use crate::{Appended, LogPage, LogTarget, StoreError};
 
 pub(super) fn append(
     connection: &Connection,
@@ -109,8 +110,19 @@ pub(super) fn read(
     account: AccountId,
     id: ExecutionId,
     query: &LogQuery,
-) -> Result<Page<LogEntry>, StoreError> {
+) -> Result<LogPage, StoreError> {
     let ExecutionRow { rowid, execution } = executions::find(connection, account, id)?;
+    let entries = read_range(connection, rowid, &execution, query)?;
+    Ok(LogPage { execution, entries })
+}
+
+fn read_range(
+    connection: &Connection,
+    rowid: i64,
+    execution: &Execution,
+    query: &LogQuery,
+) -> Result<Page<LogEntry>, StoreError> {
+    let id = execution.id;
     // The page is the seq range [low, high), narrowed by time, then by the cursor.
     let mut low = 0_u64;
     let mut high = execution.next_seq;

@@ -55,7 +55,11 @@ pub async fn read_all(store: &dyn Store, account: AccountId, id: ExecutionId) ->
     let mut lines = Vec::new();
     let mut query = query(SortOrder::Asc, 1000);
     loop {
-        let page = store.read_logs(account, id, query.clone()).await.unwrap();
+        let page = store
+            .read_logs(account, id, query.clone())
+            .await
+            .unwrap()
+            .entries;
         query.resume_after = page.items.last().map(|entry| entry.seq);
         lines.extend(page.items);
         if !page.has_more {

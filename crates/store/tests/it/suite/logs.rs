@@ -110,7 +110,8 @@ pub async fn pages_in_both_orders_with_cursor(store: &dyn Store) {
             let page = store
                 .read_logs(account, execution.id, query.clone())
                 .await
-                .unwrap();
+                .unwrap()
+                .entries;
             sizes.push(page.items.len());
             query.resume_after = page.items.last().map(|entry| entry.seq);
             seqs.extend(page.items.iter().map(|entry| entry.seq));
@@ -127,14 +128,16 @@ pub async fn pages_in_both_orders_with_cursor(store: &dyn Store) {
     let page = store
         .read_logs(account, execution.id, past_the_end)
         .await
-        .unwrap();
+        .unwrap()
+        .entries;
     assert!(page.items.is_empty() && !page.has_more);
     let mut before_the_start = query(SortOrder::Desc, 10);
     before_the_start.resume_after = Some(0);
     let page = store
         .read_logs(account, execution.id, before_the_start)
         .await
-        .unwrap();
+        .unwrap()
+        .entries;
     assert!(page.items.is_empty() && !page.has_more);
 }
 
@@ -173,7 +176,8 @@ pub async fn severity_and_time_filters(store: &dyn Store) {
             let page = store
                 .read_logs(account, execution.id, query.clone())
                 .await
-                .unwrap();
+                .unwrap()
+                .entries;
             query.resume_after = page.items.last().map(|entry| entry.seq);
             found.extend(page.items);
             if !page.has_more {
@@ -215,7 +219,11 @@ pub async fn severity_and_time_filters(store: &dyn Store) {
         ] {
             let mut query = query(SortOrder::Asc, 1000);
             query.created = range;
-            let page = store.read_logs(account, execution.id, query).await.unwrap();
+            let page = store
+                .read_logs(account, execution.id, query)
+                .await
+                .unwrap()
+                .entries;
             let expected: Vec<_> = everything
                 .iter()
                 .filter(|entry| range.contains(entry.created_at))

@@ -1,0 +1,40 @@
+//! The server's settings. The CLI fills them from flags, environment and a config file;
+//! see `docs/configuration.md`.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use pipelog_core::api_key::RateLimit;
+
+/// Settings of a running server (the store's own are in `pipelog_store`).
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The rate limit of keys that do not set their own.
+    pub default_rate_limit: RateLimit,
+    /// The largest request body accepted; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// How long a key's lookup is remembered. A key revoked through this server stops
+    /// working at once; revoked elsewhere (another node, the CLI), within this time.
+    pub key_cache_ttl: Duration,
+    /// How long shutdown waits for in-flight requests before dropping them.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// The seeds' figure: 50 requests per minute.
+    pub const DEFAULT_RATE_LIMIT: u32 = 50;
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            default_rate_limit: RateLimit::PerMinute(
+                NonZeroU32::new(Self::DEFAULT_RATE_LIMIT).expect("non-zero"),
+            ),
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            key_cache_ttl: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The Data Factory log API of seed 000: `POST /v1/data-factory/log`.
+//!
+//! The `cid` header names the execution the line belongs to. A cid the account has never
+//! seen creates a running execution (origin `API`, job keyed by the emitter's name), so an
+//! external orchestrator can log without launching through pipelog first.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use pipelog_core::ids::{AccountId, Cid, ExecutionId, JobKey};
+use pipelog_core::log_entry::{
+    EmitterName, EventCorrelationId, LogEntryId, LogLine, LogMessage, MessageType, Severity,
+};
+use pipelog_core::time::UtcTime;
+use pipelog_store::LogTarget;
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::auth::{Principal, requires};
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route(
+        "/v1/data-factory/log",
+        post(create_log).route_layer(requires!(ExecutionLogsWrite)),
+    )
+}
+
+/// The job an unknown cid's execution is filed under when the emitter has no name.
+const UNNAMED_JOB: &str = "external";
+
+/// The seed's request body. `timestamp` is pipelog's addition.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateLogBody {
+    message: LogMessage,
+    emitter_name: EmitterName,
+    event_correlation_id: EventCorrelationId,
+    severity: Option<Severity>,
+    message_type: Option<MessageType>,
+    timestamp: Option<UtcTime>,
+}
+
+/// The seed's response object; `seq` and `timestamp` are pipelog's additions.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DataFactoryLog {
+    object: &'static str,
+    id: LogEntryId,
+    created_at: UtcTime,
+    code: &'static str,
+    severity: Severity,
+    message: LogMessage,
+    message_type: MessageType,
+    account_id: AccountId,
+    cid: Cid,
+    event_correlation_id: EventCorrelationId,
+    job_instance_id: ExecutionId,
+    emitter_name: EmitterName,
+    seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<UtcTime>,
+}
+
+fn cid_header(headers: &HeaderMap) -> Result<Cid, ApiError> {
+    let value = headers.get("cid").ok_or_else(|| {
+        ApiError::bad_request(
+            "missing header `cid`: the correlation id of the execution (its input's eventCorrelationId)",
+        )
+    })?;
+    let text = value.to_str().map_err(|_| {
+        ApiError::invalid("header `cid`", "it may hold only visible ASCII characters")
+    })?;
+    Cid::parse(text.trim()).map_err(|error| ApiError::invalid("header `cid`", error))
+}
+
+async fn create_log(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CreateLogBody>,
+) -> Result<(StatusCode, Json<DataFactoryLog>), ApiError> {
+    let cid = cid_header(&headers)?;
+    let job_if_new = JobKey::parse(body.emitter_name.as_str())
+        .or_else(|_| JobKey::parse(UNNAMED_JOB))
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let severity = body.severity.unwrap_or(Severity::Info);
+    let message_type = body.message_type.unwrap_or(MessageType::Default);
+    let line = LogLine {
+        message: body.message.clone(),
+        severity,
+        message_type,
+        emitter_name: Some(body.emitter_name.clone()),
+        event_correlation_id: Some(body.event_correlation_id.clone()),
+        timestamp: body.timestamp,
+    };
+    let appended = state
+        .store
+        .append_logs(
+            principal.account(),
+            LogTarget::Cid { cid, job_if_new },
+            vec![line],
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(DataFactoryLog {
+            object: "data_factory_log",
+            id: LogEntryId {
+                execution_id: appended.execution_id,
+                seq: appended.first_seq,
+            },
+            created_at: appended.created_at,
+            code: "LOG",
+            severity,
+            message: body.message,
+            message_type,
+            account_id: principal.account(),
+            cid: appended.cid,
+            event_correlation_id: body.event_correlation_id,
+            job_instance_id: appended.execution_id,
+            emitter_name: body.emitter_name,
+            seq: appended.first_seq,
+            timestamp: body.timestamp,
+        }),
+    ))
+}

@@ -1,0 +1,100 @@
+//! pipelog's HTTP server: one axum router holding every surface.
+//!
+//! [`run`] serves a bound listener until a shutdown future resolves, then drains in-flight
+//! requests. Every write a handler acknowledges was committed by the store before the
+//! handler answered, so once `run` returns nothing accepted is left to flush; the caller
+//! then closes the store.
+
+mod auth;
+mod config;
+mod data_factory;
+mod error;
+mod extract;
+mod native;
+mod rate_limit;
+mod request_context;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::middleware;
+use pipelog_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::ServerConfig;
+use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub(crate) struct AppState {
+    store: Arc<dyn Store>,
+    auth: Arc<auth::Authenticator>,
+    config: Arc<ServerConfig>,
+    /// Turns true when the server begins shutting down, so long waits end early.
+    stopping: watch::Receiver<bool>,
+}
+
+/// Serves `listener` until `shutdown` resolves, then stops taking connections, lets
+/// in-flight requests finish (up to `config.shutdown_grace`) and returns.
+pub async fn run(
+    listener: TcpListener,
+    store: Arc<dyn Store>,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop, stopping) = watch::channel(false);
+    let grace = config.shutdown_grace;
+    let state = AppState {
+        auth: Arc::new(auth::Authenticator::new(Arc::clone(&store), &config)),
+        store,
+        config: Arc::new(config),
+        stopping: stopping.clone(),
+    };
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop.send(true);
+    });
+    let mut stopping = stopping;
+    let overdue = async move {
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served,
+        () = overdue => {
+            tracing::warn!(grace_secs = grace.as_secs(), "requests still open after the grace period; dropping them");
+            Ok(())
+        }
+    }
+}
+
+/// The whole HTTP surface.
+pub(crate) fn router(state: AppState) -> Router {
+    let authenticated = Router::new()
+        .merge(data_factory::router())
+        .merge(native::router())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    Router::new()
+        .merge(authenticated)
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn(request_context::track))
+        .with_state(state)
+}
+
+async fn unknown_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}

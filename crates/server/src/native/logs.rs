@@ -1,0 +1,292 @@
+//! An execution's log: `GET /v1/executions/{id}/logs` pages it by cursor, `POST` appends a
+//! batch (a JSON array, or NDJSON) all or nothing.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use pipelog_core::ids::ExecutionId;
+use pipelog_core::log_entry::{
+    EmitterName, EventCorrelationId, LogLine, LogMessage, MessageType, Severity,
+};
+use pipelog_core::paging::{LogQuery, PageLimit, SeveritySet, SortOrder, TimeRange};
+use pipelog_core::time::UtcTime;
+use pipelog_store::LogTarget;
+use serde::de::{DeserializeOwned, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::cursor::Cursor;
+use super::executions::execution_id;
+use super::views::{ListView, LogEntryView};
+use crate::AppState;
+use crate::auth::{Principal, requires};
+use crate::error::ApiError;
+use crate::extract::{BodyFormat, PathParam, QueryParams, body_bytes, comma_list, parse_json};
+
+/// The most lines one request may append.
+pub(crate) const MAX_BATCH_ENTRIES: usize = 10_000;
+/// The largest page a read may ask for.
+pub(crate) const MAX_PAGE: u32 = 1000;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route(
+        "/v1/executions/{id}/logs",
+        get(read)
+            .route_layer(requires!(ExecutionLogsRead))
+            .merge(axum::routing::post(append).route_layer(requires!(ExecutionLogsWrite))),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct ReadQuery {
+    cursor: Option<String>,
+    limit: Option<u64>,
+    /// `asc` (oldest first, the default) or `desc`.
+    order: Option<SortOrder>,
+    /// Comma-separated severities to keep.
+    severity: Option<String>,
+    /// Bounds on `createdAt`: `from` inclusive, `to` exclusive.
+    from: Option<UtcTime>,
+    to: Option<UtcTime>,
+}
+
+impl ReadQuery {
+    fn into_log_query(self) -> Result<LogQuery, ApiError> {
+        let limit = PageLimit::new(self.limit, 100, MAX_PAGE)
+            .map_err(|error| ApiError::invalid("query parameter `limit`", error))?;
+        let (order, resume_after) = match self.cursor.as_deref().map(Cursor::decode).transpose()? {
+            None => (self.order.unwrap_or(SortOrder::Asc), None),
+            Some(Cursor::Log { order, after_seq }) => {
+                if self.order.is_some_and(|asked| asked != order) {
+                    return Err(ApiError::invalid(
+                        "query parameter `order`",
+                        format!("the cursor continues a page read in `{order}` order"),
+                    ));
+                }
+                (order, Some(after_seq))
+            }
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "query parameter `cursor`",
+                    "it belongs to another list",
+                ));
+            }
+        };
+        let severities = match &self.severity {
+            Some(text) => comma_list("severity", text, Severity::parse)?
+                .into_iter()
+                .collect(),
+            None => SeveritySet::all(),
+        };
+        Ok(LogQuery {
+            order,
+            limit,
+            resume_after,
+            severities,
+            created: TimeRange {
+                from: self.from,
+                to: self.to,
+            },
+        })
+    }
+}
+
+async fn read(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParam(id): PathParam,
+    QueryParams(query): QueryParams<ReadQuery>,
+) -> Result<Json<ListView<LogEntryView>>, ApiError> {
+    let id = execution_id(&id)?;
+    let query = query.into_log_query()?;
+    let order = query.order;
+    let page = state
+        .store
+        .read_logs(principal.account(), id, query)
+        .await?;
+    let next_cursor = page
+        .entries
+        .has_more
+        .then(|| {
+            page.entries.items.last().map(|entry| {
+                Cursor::Log {
+                    order,
+                    after_seq: entry.seq,
+                }
+                .encode()
+            })
+        })
+        .flatten();
+    let execution = page.execution;
+    Ok(Json(ListView {
+        data: page
+            .entries
+            .items
+            .into_iter()
+            .map(|entry| LogEntryView::new(entry, &execution))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+/// One line of a batch. Only `message` is required.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LogLineBody {
+    message: LogMessage,
+    severity: Option<Severity>,
+    message_type: Option<MessageType>,
+    emitter_name: Option<EmitterName>,
+    event_correlation_id: Option<EventCorrelationId>,
+    timestamp: Option<UtcTime>,
+}
+
+impl From<LogLineBody> for LogLine {
+    fn from(body: LogLineBody) -> Self {
+        LogLine {
+            message: body.message,
+            severity: body.severity.unwrap_or(Severity::Info),
+            message_type: body.message_type.unwrap_or(MessageType::Default),
+            emitter_name: body.emitter_name,
+            event_correlation_id: body.event_correlation_id,
+            timestamp: body.timestamp,
+        }
+    }
+}
+
+/// A JSON array of at most `MAX_BATCH_ENTRIES` items, refused as soon as it holds more.
+#[derive(Debug)]
+struct Batch<T>(Vec<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Batch<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BatchVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for BatchVisitor<T> {
+            type Value = Batch<T>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(
+                    formatter,
+                    "an array of at most {MAX_BATCH_ENTRIES} log entries"
+                )
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    if items.len() == MAX_BATCH_ENTRIES {
+                        return Err(serde::de::Error::custom(too_many()));
+                    }
+                    items.push(item);
+                }
+                Ok(Batch(items))
+            }
+        }
+
+        deserializer.deserialize_seq(BatchVisitor(PhantomData))
+    }
+}
+
+fn too_many() -> String {
+    format!("a request appends at most {MAX_BATCH_ENTRIES} entries; split the batch")
+}
+
+/// Parses NDJSON, one entry per non-blank line, naming the line of any error.
+fn parse_json_lines<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, ApiError> {
+    let mut items = Vec::new();
+    for (index, line) in bytes.split(|byte| *byte == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if items.len() == MAX_BATCH_ENTRIES {
+            return Err(ApiError::invalid("body", too_many()));
+        }
+        items.push(parse_json(line, &format!("body line {}", index + 1))?);
+    }
+    Ok(items)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppendedView {
+    execution_id: ExecutionId,
+    count: u64,
+    /// The seqs given to the batch, first to last; null for an empty batch.
+    first_seq: Option<u64>,
+    last_seq: Option<u64>,
+    created_at: UtcTime,
+}
+
+async fn append(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParam(id): PathParam,
+    request: Request,
+) -> Result<(StatusCode, Json<AppendedView>), ApiError> {
+    let id = execution_id(&id)?;
+    let format = BodyFormat::of(request.headers())?;
+    let bytes = body_bytes(request, &state).await?;
+    let entries: Vec<LogLineBody> = match format {
+        BodyFormat::Json => parse_json::<Batch<LogLineBody>>(&bytes, "body")?.0,
+        BodyFormat::JsonLines => parse_json_lines(&bytes)?,
+    };
+    let lines: Vec<LogLine> = entries.into_iter().map(LogLine::from).collect();
+    let appended = state
+        .store
+        .append_logs(principal.account(), LogTarget::Execution(id), lines)
+        .await?;
+    let last_seq = (appended.count > 0).then(|| appended.first_seq + appended.count - 1);
+    Ok((
+        StatusCode::CREATED,
+        Json(AppendedView {
+            execution_id: appended.execution_id,
+            count: appended.count,
+            first_seq: last_seq.map(|_| appended.first_seq),
+            last_seq,
+            created_at: appended.created_at,
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_stop_at_the_limit() {
+        let ok = format!(
+            "[{}]",
+            vec![r#"{"message":"m"}"#; MAX_BATCH_ENTRIES].join(",")
+        );
+        let batch: Batch<LogLineBody> = parse_json(ok.as_bytes(), "body").unwrap();
+        assert_eq!(batch.0.len(), MAX_BATCH_ENTRIES);
+        let over = format!(
+            "[{}]",
+            vec![r#"{"message":"m"}"#; MAX_BATCH_ENTRIES + 1].join(",")
+        );
+        let error = parse_json::<Batch<LogLineBody>>(over.as_bytes(), "body").unwrap_err();
+        assert!(
+            error.to_string().contains("at most 10000 entries"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn json_lines_name_the_bad_line() {
+        let body = b"{\"message\":\"a\"}\n\n{\"message\":\"b\",\"severity\":\"loud\"}\n";
+        let error = parse_json_lines::<LogLineBody>(body).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid body line 3: `severity`: unknown severity `loud`"),
+            "{error}"
+        );
+        let fine =
+            parse_json_lines::<LogLineBody>(b"{\"message\":\"a\"}\r\n{\"message\":\"b\"}").unwrap();
+        assert_eq!(fine.len(), 2);
+    }
+}

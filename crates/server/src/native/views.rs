@@ -1,0 +1,167 @@
+//! What the native API answers: JSON shapes built explicitly from core types.
+
+use pipelog_core::api_key::{ApiKey, KeyName, KeyRole, RateLimit};
+use pipelog_core::execution::{ActionOrigin, Execution, ExecutionStatus};
+use pipelog_core::ids::{AccountId, AccountName, Cid, ExecutionId, JobId, JobKey, KeyId};
+use pipelog_core::job::{JobTitle, JobType, PipelineId, SystemJobType};
+use pipelog_core::log_entry::{
+    EmitterName, EventCorrelationId, LogEntry, LogEntryId, LogMessage, MessageType, Severity,
+};
+use pipelog_core::permission::PermissionSet;
+use pipelog_core::time::UtcTime;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// A page of a list: `{data, nextCursor}`, `nextCursor` null on the last page.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListView<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExecutionView {
+    id: ExecutionId,
+    account_id: AccountId,
+    cid: Cid,
+    status: ExecutionStatus,
+    action_origin: ActionOrigin,
+    job_id: JobId,
+    job_key: JobKey,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job_title: Option<JobTitle>,
+    job_type: JobType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_job_type: Option<SystemJobType>,
+    job_periodicity: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pipeline_id: Option<PipelineId>,
+    input: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    launched_by: Option<KeyId>,
+    queued_at: UtcTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<UtcTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ended_at: Option<UtcTime>,
+    updated_at: UtcTime,
+    /// Lines written so far.
+    log_count: u64,
+}
+
+impl From<Execution> for ExecutionView {
+    fn from(execution: Execution) -> Self {
+        ExecutionView {
+            id: execution.id,
+            account_id: execution.account_id,
+            cid: execution.cid,
+            status: execution.status,
+            action_origin: execution.action_origin,
+            job_id: execution.job.id,
+            job_key: execution.job.key,
+            job_title: execution.job.title,
+            job_type: execution.job.job_type,
+            system_job_type: execution.job.system_job_type,
+            job_periodicity: execution.job.periodicity,
+            pipeline_id: execution.job.pipeline_id,
+            input: execution.input,
+            launched_by: execution.launched_by,
+            queued_at: execution.queued_at,
+            started_at: execution.started_at,
+            ended_at: execution.ended_at,
+            updated_at: execution.updated_at,
+            log_count: execution.next_seq,
+        }
+    }
+}
+
+/// A stored log line. Carries the Data Factory fields (`code`, `jobInstanceId`, `cid`,
+/// `accountId`) as well as pipelog's (`seq`, `executionId`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LogEntryView {
+    id: LogEntryId,
+    execution_id: ExecutionId,
+    job_instance_id: ExecutionId,
+    account_id: AccountId,
+    cid: Cid,
+    seq: u64,
+    created_at: UtcTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<UtcTime>,
+    code: &'static str,
+    severity: Severity,
+    message: LogMessage,
+    message_type: MessageType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    emitter_name: Option<EmitterName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_correlation_id: Option<EventCorrelationId>,
+}
+
+impl LogEntryView {
+    pub(crate) fn new(entry: LogEntry, execution: &Execution) -> Self {
+        LogEntryView {
+            id: entry.id(),
+            execution_id: entry.execution_id,
+            job_instance_id: entry.execution_id,
+            account_id: execution.account_id,
+            cid: execution.cid.clone(),
+            seq: entry.seq,
+            created_at: entry.created_at,
+            timestamp: entry.line.timestamp,
+            code: "LOG",
+            severity: entry.line.severity,
+            message: entry.line.message,
+            message_type: entry.line.message_type,
+            emitter_name: entry.line.emitter_name,
+            event_correlation_id: entry.line.event_correlation_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct KeyView {
+    id: KeyId,
+    account: AccountName,
+    account_id: AccountId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<KeyName>,
+    permissions: PermissionSet,
+    /// Requests per minute; 0 for none; null for the server's default.
+    rate_limit: RateLimit,
+    role: &'static str,
+    created_at: UtcTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<UtcTime>,
+}
+
+impl From<ApiKey> for KeyView {
+    fn from(key: ApiKey) -> Self {
+        KeyView {
+            id: key.id,
+            account: key.account,
+            account_id: key.account_id,
+            name: key.name,
+            permissions: key.permissions,
+            rate_limit: key.rate_limit,
+            role: match key.role {
+                KeyRole::Operator => "OPERATOR",
+                KeyRole::Account => "ACCOUNT",
+            },
+            created_at: key.created_at,
+            revoked_at: key.revoked_at,
+        }
+    }
+}
+
+/// A key just created: the only answer that ever holds the key itself, in `key`.
+#[derive(Debug, Serialize)]
+pub(crate) struct CreatedKeyView {
+    #[serde(flatten)]
+    pub view: KeyView,
+    pub key: String,
+}

@@ -1,0 +1,319 @@
+//! `GET` and `POST /v1/executions/{id}/logs`: cursor pages, filters, bulk batches.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::app::{TestApp, expect_error, expect_status};
+
+fn seqs(lines: &[Value]) -> Vec<u64> {
+    lines
+        .iter()
+        .map(|line| line["seq"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_and_ndjson_batches_append_in_order() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let execution = app.launch(&key, "job").await;
+    let id = execution["id"].as_str().unwrap();
+    let path = format!("/v1/executions/{id}/logs");
+
+    let appended = expect_status(
+        app.post(
+            &path,
+            &key,
+            json!([
+                {"message": "starting"},
+                {"message": "**3** files", "messageType": "MARKDOWN", "severity": "warning",
+                 "emitterName": "loader", "eventCorrelationId": "evt-9", "timestamp": "2026-11-22T08:00:00.5+01:00"}
+            ]),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(appended["count"], 2);
+    assert_eq!(appended["firstSeq"], 0);
+    assert_eq!(appended["lastSeq"], 1);
+    assert_eq!(appended["executionId"], id);
+
+    let ndjson = "{\"message\":\"three\"}\n\n{\"message\":\"four\",\"severity\":\"error\"}\n";
+    let response = app
+        .request(Method::POST, &path, &key)
+        .header("content-type", "application/x-ndjson")
+        .body(ndjson)
+        .send()
+        .await
+        .unwrap();
+    let appended = expect_status(response, StatusCode::CREATED).await;
+    assert_eq!(
+        (appended["firstSeq"].as_u64(), appended["lastSeq"].as_u64()),
+        (Some(2), Some(3))
+    );
+
+    let lines = app.read_all(&key, id).await;
+    assert_eq!(seqs(&lines), [0, 1, 2, 3]);
+    let detailed = &lines[1];
+    assert_eq!(detailed["id"], format!("{id}:1"));
+    assert_eq!(detailed["executionId"], id);
+    assert_eq!(detailed["jobInstanceId"], id);
+    assert_eq!(detailed["cid"], execution["cid"]);
+    assert_eq!(detailed["accountId"], execution["accountId"]);
+    assert_eq!(detailed["code"], "LOG");
+    assert_eq!(detailed["severity"], "warning");
+    assert_eq!(detailed["messageType"], "MARKDOWN");
+    assert_eq!(detailed["emitterName"], "loader");
+    assert_eq!(detailed["eventCorrelationId"], "evt-9");
+    assert_eq!(detailed["timestamp"], "2026-11-22T07:00:00.500Z");
+    assert!(lines[0].get("timestamp").is_none());
+    assert_eq!(lines[3]["severity"], "error");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_all_or_nothing_and_bounded() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let id = app.launch(&key, "job").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/executions/{id}/logs");
+    expect_error(
+        app.post(
+            &path,
+            &key,
+            json!([{"message": "fine"}, {"message": "bad", "severity": "loud"}]),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "`[1].severity`: unknown severity `loud`",
+    )
+    .await;
+    expect_error(
+        app.post(
+            &path,
+            &key,
+            json!([{"message": "fine"}, {"severity": "info"}]),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "`[1]`: missing field `message`",
+    )
+    .await;
+    expect_error(
+        app.post(&path, &key, json!({"message": "not an array"}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "expected an array of at most 10000 log entries",
+    )
+    .await;
+    let too_many: Vec<Value> = (0..10_001).map(|_| json!({"message": "m"})).collect();
+    expect_error(
+        app.post(&path, &key, Value::Array(too_many)).await,
+        StatusCode::BAD_REQUEST,
+        "at most 10000 entries",
+    )
+    .await;
+    assert!(
+        app.read_all(&key, &id).await.is_empty(),
+        "no refused batch left a line"
+    );
+
+    let most: Vec<Value> = (0..10_000)
+        .map(|n| json!({"message": n.to_string()}))
+        .collect();
+    let appended = expect_status(
+        app.post(&path, &key, Value::Array(most)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(appended["count"], 10_000);
+    let empty = expect_status(app.post(&path, &key, json!([])).await, StatusCode::CREATED).await;
+    assert_eq!(empty["count"], 0);
+    assert_eq!(empty["firstSeq"], Value::Null);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_reach_any_depth_in_both_orders() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let id = app.launch(&key, "job").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let total = 50_000_u64;
+    for batch in 0..(total / 10_000) {
+        let lines: Vec<Value> = (0..10_000)
+            .map(|n| json!({"message": format!("line {}", batch * 10_000 + n)}))
+            .collect();
+        let path = format!("/v1/executions/{id}/logs");
+        expect_status(
+            app.post(&path, &key, Value::Array(lines)).await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    for (order, first, step) in [("asc", 0_i64, 1_i64), ("desc", total as i64 - 1, -1)] {
+        let mut path = format!("/v1/executions/{id}/logs?limit=1000&order={order}");
+        let mut expected = first;
+        let mut pages = 0;
+        loop {
+            let page = expect_status(app.get(&path, &key).await, StatusCode::OK).await;
+            for line in page["data"].as_array().unwrap() {
+                assert_eq!(line["seq"].as_i64().unwrap(), expected);
+                assert_eq!(line["message"], format!("line {expected}"));
+                expected += step;
+            }
+            pages += 1;
+            match page["nextCursor"].as_str() {
+                Some(cursor) => {
+                    path = format!("/v1/executions/{id}/logs?limit=1000&cursor={cursor}")
+                }
+                None => break,
+            }
+        }
+        assert_eq!(pages, 50, "{order}");
+        assert_eq!(
+            expected,
+            if step > 0 { total as i64 } else { -1 },
+            "{order}: reached the end"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn severity_and_time_filters() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let id = app.launch(&key, "job").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/executions/{id}/logs");
+    let severities = ["info", "warning", "debug", "error"];
+    let batch: Vec<Value> = (0..40)
+        .map(|n| json!({"message": n.to_string(), "severity": severities[n % 4]}))
+        .collect();
+    let appended = expect_status(
+        app.post(&path, &key, Value::Array(batch)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let written_at = appended["createdAt"].as_str().unwrap().to_owned();
+
+    let mut found = Vec::new();
+    let mut next = format!("{path}?severity=warning,error&limit=7&order=desc");
+    loop {
+        let page = expect_status(app.get(&next, &key).await, StatusCode::OK).await;
+        found.extend(page["data"].as_array().unwrap().iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(cursor) => next = format!("{path}?severity=warning,error&limit=7&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let expected: Vec<u64> = (0..40).rev().filter(|n| n % 4 == 1 || n % 4 == 3).collect();
+    assert_eq!(seqs(&found), expected);
+
+    let from = expect_status(
+        app.get(&format!("{path}?from={written_at}"), &key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        from["data"].as_array().unwrap().len(),
+        40,
+        "from is inclusive"
+    );
+    let to = expect_status(
+        app.get(&format!("{path}?to={written_at}"), &key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(to["data"].as_array().unwrap().is_empty(), "to is exclusive");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_parameters_are_checked() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let id = app.launch(&key, "job").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.append(&key, &id, &["a", "b", "c"]).await;
+    let path = format!("/v1/executions/{id}/logs");
+    let page = expect_status(
+        app.get(&format!("{path}?limit=1&order=desc"), &key).await,
+        StatusCode::OK,
+    )
+    .await;
+    let cursor = page["nextCursor"].as_str().unwrap().to_owned();
+    let executions_cursor = expect_status(
+        app.get("/v1/executions?limit=1", &key).await,
+        StatusCode::OK,
+    )
+    .await;
+    let _ = executions_cursor;
+    for (query, needle) in [
+        (
+            "limit=1001".to_owned(),
+            "invalid query parameter `limit`: must be between 1 and 1000, got 1001",
+        ),
+        ("limit=0".to_owned(), "must be between 1 and 1000, got 0"),
+        (
+            "order=sideways".to_owned(),
+            "invalid query parameter `order`: unknown order `sideways`, expected one of asc, desc",
+        ),
+        (
+            "severity=info,loud".to_owned(),
+            "invalid query parameter `severity`: unknown severity `loud`",
+        ),
+        (
+            "from=2026-13-01T00:00:00Z".to_owned(),
+            "invalid query parameter `from`",
+        ),
+        ("cursor=%%%".to_owned(), "invalid query parameter `cursor`"),
+        (
+            format!("cursor={cursor}&order=asc"),
+            "the cursor continues a page read in `desc` order",
+        ),
+    ] {
+        expect_error(
+            app.get(&format!("{path}?{query}"), &key).await,
+            StatusCode::BAD_REQUEST,
+            needle,
+        )
+        .await;
+    }
+    // The cursor alone continues in its own order.
+    let rest = expect_status(
+        app.get(&format!("{path}?cursor={cursor}"), &key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(seqs(rest["data"].as_array().unwrap()), [1, 0]);
+
+    expect_error(
+        app.get("/v1/executions/not-a-uuid/logs", &key).await,
+        StatusCode::BAD_REQUEST,
+        "execution ID is not a UUID",
+    )
+    .await;
+    expect_error(
+        app.get(
+            "/v1/executions/6c1a1f4e-0000-4000-8000-000000000000/logs",
+            &key,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "execution not found",
+    )
+    .await;
+    app.stop().await;
+}
