@@ -74,8 +74,9 @@ pub struct ExecutionFilter {
 /// suite runs against each.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
-    /// On an empty store, creates the account `default` and an operator key with `hash`,
-    /// and returns that key. On a store that has any account, does nothing.
+    /// On a store that has never had an operator key, creates one with `hash` in the account
+    /// `default` (creating that too if needed) and returns it. Otherwise does nothing: a
+    /// revoked operator key is not replaced.
     async fn bootstrap(&self, hash: KeyHash) -> Result<Option<ApiKey>, StoreError>;
 
     /// The active (not revoked) key with this hash.

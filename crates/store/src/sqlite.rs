@@ -163,7 +163,7 @@ impl Store for SqliteStore {
     async fn bootstrap(&self, hash: KeyHash) -> Result<Option<ApiKey>, StoreError> {
         self.writer
             .barrier(move |connection, now| {
-                if accounts::any_account(connection)? {
+                if accounts::any_operator_key(connection)? {
                     return Ok(None);
                 }
                 let key = NewApiKey {

@@ -39,12 +39,13 @@ fn scope_account(scope: KeyScope) -> Option<i64> {
     }
 }
 
-pub(super) fn any_account(connection: &Connection) -> Result<bool, StoreError> {
-    Ok(
-        connection.query_row("SELECT EXISTS (SELECT 1 FROM accounts)", [], |row| {
-            row.get(0)
-        })?,
-    )
+/// Whether the store ever had an operator key (revoked ones count).
+pub(super) fn any_operator_key(connection: &Connection) -> Result<bool, StoreError> {
+    Ok(connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM api_keys WHERE is_operator = 1)",
+        [],
+        |row| row.get(0),
+    )?)
 }
 
 pub(super) fn find_account(

@@ -1,0 +1,98 @@
+//! `pipelog keys create`: makes a key straight in a data dir, with the server stopped or
+//! running (SQLite serialises the two writers), and prints it as the last line of stdout.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use pipelog_core::api_key::{ApiKeySecret, KeyName, KeyRole, NewApiKey, RateLimit};
+use pipelog_core::ids::AccountName;
+use pipelog_core::permission::PermissionSet;
+use pipelog_store::Store;
+use pipelog_store::sqlite::SqliteStore;
+
+use crate::settings::StoreArgs;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Creates a key (and its account, if new) and prints it as the last line of stdout.
+    ///
+    /// Example: `pipelog keys create --data-dir ./pipelog-data --account acme
+    /// --permissions EXECUTION_LOGS_WRITE,JOBS_EXECUTE --rate-limit 600`
+    Create(CreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The account the key belongs to; created if it does not exist.
+    #[arg(long)]
+    account: String,
+    /// Comma-separated permissions, or ALL.
+    #[arg(long, value_name = "P1,P2")]
+    permissions: String,
+    /// Requests per minute; 0 for none [default: the server's default].
+    #[arg(long, value_name = "N")]
+    rate_limit: Option<u32>,
+    /// A label to recognise the key by.
+    #[arg(long)]
+    name: Option<String>,
+}
+
+pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        KeysCommand::Create(args) => create(args),
+    }
+}
+
+fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
+    let account = AccountName::parse(&args.account)
+        .with_context(|| format!("invalid --account `{}`", args.account))?;
+    let permissions = if args.permissions.trim().eq_ignore_ascii_case("ALL") {
+        PermissionSet::all()
+    } else {
+        PermissionSet::parse_list(&args.permissions).context("invalid --permissions")?
+    };
+    anyhow::ensure!(!permissions.is_empty(), "--permissions names no permission");
+    let name = args
+        .name
+        .as_deref()
+        .map(KeyName::parse)
+        .transpose()
+        .context("invalid --name")?;
+    let settings = args.store.resolve()?;
+    let store = SqliteStore::open(&settings.data_dir, settings.options)
+        .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?;
+    let secret = ApiKeySecret::generate();
+    let rate_limit = RateLimit::from_option(args.rate_limit);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let key = runtime.block_on(async {
+        let created = store
+            .create_key(NewApiKey {
+                account,
+                name,
+                hash: secret.hash(),
+                permissions,
+                rate_limit,
+                role: KeyRole::Account,
+            })
+            .await;
+        store.close().await?;
+        created
+    })?;
+    let limit = match key.rate_limit {
+        RateLimit::ServerDefault => "the server's default".to_owned(),
+        RateLimit::Unlimited => "none".to_owned(),
+        RateLimit::PerMinute(n) => format!("{n} per minute"),
+    };
+    eprintln!("created key {} for account `{}`", key.id, key.account);
+    eprintln!("permissions: {}", key.permissions);
+    eprintln!("rate limit: {limit}");
+    eprintln!("the key is shown only this once:");
+    println!("{}", secret.reveal());
+    Ok(ExitCode::SUCCESS)
+}

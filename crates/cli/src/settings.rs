@@ -1,0 +1,234 @@
+//! Settings: each read from a flag, else a `PIPELOG_*` environment variable, else the TOML
+//! file named by `--config`, else its default. `docs/configuration.md` lists them all.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use pipelog_core::api_key::RateLimit;
+use pipelog_server::ServerConfig;
+use pipelog_store::sqlite::{Durability, SqliteOptions};
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./pipelog-data";
+
+/// How hard commits press data to disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DurabilityChoice {
+    /// fsync at every group commit: acknowledged writes survive a machine crash.
+    Full,
+    /// Acknowledged writes survive a process crash; a power loss may lose the last ones.
+    Normal,
+}
+
+/// Where the store lives; shared by every command that opens one.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// TOML file to read settings from; flags and environment variables override it.
+    #[arg(long, env = "PIPELOG_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory holding the embedded store [default: ./pipelog-data].
+    #[arg(long, env = "PIPELOG_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `full` (default) or `normal`; see docs/storage.md.
+    #[arg(long, env = "PIPELOG_DURABILITY", value_enum)]
+    pub durability: Option<DurabilityChoice>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "PIPELOG_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Requests per minute for keys that set no limit of their own; 0 for none [default: 50].
+    #[arg(long, env = "PIPELOG_DEFAULT_RATE_LIMIT", value_name = "N")]
+    pub default_rate_limit: Option<u32>,
+    /// Largest request body accepted, in bytes [default: 10485760].
+    #[arg(long, env = "PIPELOG_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Seconds shutdown waits for in-flight requests [default: 30].
+    #[arg(long, env = "PIPELOG_SHUTDOWN_GRACE", value_name = "SECONDS")]
+    pub shutdown_grace: Option<u64>,
+    /// What the server logs to stderr, as `level` or `level,target=level` [default: info].
+    #[arg(long, env = "PIPELOG_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+/// The config file: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    durability: Option<DurabilityChoice>,
+    default_rate_limit: Option<u32>,
+    max_body_bytes: Option<usize>,
+    shutdown_grace: Option<u64>,
+    log: Option<String>,
+}
+
+fn read_file(path: Option<&Path>) -> anyhow::Result<FileSettings> {
+    let Some(path) = path else {
+        return Ok(FileSettings::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+/// Where and how to open the store.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub data_dir: PathBuf,
+    pub options: SqliteOptions,
+}
+
+/// Everything `serve` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub store: StoreSettings,
+    pub listen: SocketAddr,
+    pub server: ServerConfig,
+    pub log: String,
+}
+
+fn store_settings(args: &StoreArgs, file: &FileSettings) -> StoreSettings {
+    let durability = match args.durability.or(file.durability) {
+        Some(DurabilityChoice::Normal) => Durability::Normal,
+        Some(DurabilityChoice::Full) | None => Durability::Full,
+    };
+    StoreSettings {
+        data_dir: args
+            .data_dir
+            .clone()
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        options: SqliteOptions {
+            durability,
+            ..SqliteOptions::default()
+        },
+    }
+}
+
+impl StoreArgs {
+    pub fn resolve(&self) -> anyhow::Result<StoreSettings> {
+        let file = read_file(self.config.as_deref())?;
+        Ok(store_settings(self, &file))
+    }
+}
+
+impl ServeArgs {
+    pub fn resolve(&self) -> anyhow::Result<ServeSettings> {
+        let file = read_file(self.store.config.as_deref())?;
+        let defaults = ServerConfig::default();
+        let server = ServerConfig {
+            default_rate_limit: self
+                .default_rate_limit
+                .or(file.default_rate_limit)
+                .map_or(defaults.default_rate_limit, |n| {
+                    RateLimit::from_option(Some(n))
+                }),
+            max_body_bytes: self
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(defaults.max_body_bytes),
+            shutdown_grace: self
+                .shutdown_grace
+                .or(file.shutdown_grace)
+                .map_or(defaults.shutdown_grace, Duration::from_secs),
+            ..defaults
+        };
+        Ok(ServeSettings {
+            store: store_settings(&self.store, &file),
+            listen: match self.listen.or(file.listen) {
+                Some(listen) => listen,
+                None => DEFAULT_LISTEN
+                    .parse()
+                    .context("the default listen address")?,
+            },
+            server,
+            log: self
+                .log
+                .clone()
+                .or(file.log.clone())
+                .unwrap_or_else(|| "info".to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Probe {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn parse(args: &[&str]) -> ServeArgs {
+        Probe::try_parse_from(std::iter::once("probe").chain(args.iter().copied()))
+            .unwrap()
+            .serve
+    }
+
+    #[test]
+    fn defaults() {
+        let settings = parse(&[]).resolve().unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.store.data_dir, PathBuf::from("./pipelog-data"));
+        assert_eq!(settings.store.options.durability, Durability::Full);
+        assert_eq!(settings.server.max_body_bytes, 10 * 1024 * 1024);
+        assert_eq!(settings.log, "info");
+    }
+
+    #[test]
+    fn flags_beat_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pipelog.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/logs\"\ndurability = \"normal\"\nmax_body_bytes = 1024\n",
+        )
+        .unwrap();
+        let config = file.to_str().unwrap();
+        let from_file = parse(&["--config", config]).resolve().unwrap();
+        assert_eq!(from_file.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(from_file.store.data_dir, PathBuf::from("/srv/logs"));
+        assert_eq!(from_file.store.options.durability, Durability::Normal);
+        assert_eq!(from_file.server.max_body_bytes, 1024);
+
+        let flagged = parse(&[
+            "--config",
+            config,
+            "--listen",
+            "127.0.0.1:1",
+            "--durability",
+            "full",
+        ])
+        .resolve()
+        .unwrap();
+        assert_eq!(flagged.listen.to_string(), "127.0.0.1:1");
+        assert_eq!(flagged.store.options.durability, Durability::Full);
+        assert_eq!(flagged.store.data_dir, PathBuf::from("/srv/logs"));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pipelog.toml");
+        std::fs::write(&file, "listen_addr = \"0.0.0.0:9000\"\n").unwrap();
+        let error = parse(&["--config", file.to_str().unwrap()])
+            .resolve()
+            .unwrap_err();
+        let text = format!("{error:#}");
+        assert!(text.contains("unknown field `listen_addr`"), "{text}");
+    }
+}

@@ -1,0 +1,111 @@
+//! `pipelog keys create`, offline and beside a running server.
+
+use reqwest::StatusCode;
+
+use crate::process::{Server, run};
+
+fn create_key(data_dir: &str, extra: &[&str]) -> String {
+    let mut args = vec!["keys", "create", "--data-dir", data_dir];
+    args.extend_from_slice(extra);
+    let output = run(&args, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let key = stdout.lines().last().expect("a line on stdout").to_owned();
+    assert!(key.starts_with("pl_"), "{stdout}");
+    key
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_made_offline_and_beside_a_running_server_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let offline = create_key(
+        data_dir,
+        &[
+            "--account",
+            "acme",
+            "--permissions",
+            "JOBS_READ,jobs_execute",
+            "--rate-limit",
+            "5",
+            "--name",
+            "ci",
+        ],
+    );
+
+    let server = Server::start(dir.path(), &[], &[]);
+    assert!(
+        server.printed_key().is_some(),
+        "a store whose first key came from the CLI still gets its operator key"
+    );
+    let client = reqwest::Client::new();
+    let listed = client
+        .get(server.url("/v1/executions"))
+        .header("X-Api-Key", &offline)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    assert_eq!(listed.headers()["ratelimit-limit"], "5");
+    let forbidden = client
+        .get(server.url("/v1/keys"))
+        .header("X-Api-Key", &offline)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
+
+    // While the server runs, a key made in its data dir works at once.
+    let beside = create_key(
+        data_dir,
+        &[
+            "--account",
+            "initech",
+            "--permissions",
+            "ALL",
+            "--rate-limit",
+            "0",
+        ],
+    );
+    let keys = client
+        .get(server.url("/v1/keys"))
+        .header("X-Api-Key", &beside)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keys.status(), StatusCode::OK);
+    assert!(
+        keys.headers().get("ratelimit-limit").is_none(),
+        "rate limit 0 is none"
+    );
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn bad_arguments_name_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    for (args, needle) in [
+        (
+            vec!["--account", "acme", "--permissions", "LOGS_READ"],
+            "unknown permission `LOGS_READ`",
+        ),
+        (
+            vec!["--account", "bad name", "--permissions", "JOBS_READ"],
+            "invalid --account `bad name`",
+        ),
+        (
+            vec!["--account", "acme", "--permissions", ","],
+            "--permissions names no permission",
+        ),
+    ] {
+        let mut all = vec!["keys", "create", "--data-dir", data_dir];
+        all.extend(args);
+        let output = run(&all, &[]);
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(needle), "{stderr}");
+        assert!(output.stdout.is_empty(), "no key printed on failure");
+    }
+}

@@ -1,0 +1,9 @@
+//! Tests of the `pipelog` binary itself: it is started as the README says, driven over
+//! HTTP, and stopped with real signals.
+
+mod process;
+
+mod bootstrap;
+mod keys;
+mod settings;
+mod signals;

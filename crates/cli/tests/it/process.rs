@@ -1,0 +1,133 @@
+//! Starting and stopping `pipelog serve` as a child process.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_pipelog");
+pub const CHOSEN_KEY: &str = "pl_chosen_by_the_test_suite_0123456789";
+
+/// A running `pipelog serve`.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+/// A `pipelog` command with a clean environment: only what the test sets is seen.
+pub fn pipelog(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BINARY);
+    command.env_clear().args(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+}
+
+impl Server {
+    /// Starts `pipelog serve --listen 127.0.0.1:0 --data-dir DIR ARGS...` and waits until it
+    /// listens.
+    pub fn start(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let data_dir = data_dir.to_str().unwrap();
+        let mut all = vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir];
+        all.extend_from_slice(args);
+        Server::start_raw(&all, env)
+    }
+
+    /// Starts `pipelog ARGS...` (which must serve) and waits until it listens.
+    pub fn start_raw(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut child = pipelog(args, env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("pipelog starts");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (listening, address) = mpsc::channel();
+        let lines = Arc::clone(&stderr);
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.strip_prefix("pipelog: listening on ") {
+                    let _ = listening.send(rest.to_owned());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let base = match address.recv_timeout(Duration::from_secs(60)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "pipelog never listened; stderr: {:?}",
+                    stderr.lock().unwrap()
+                );
+            }
+        };
+        Server {
+            child,
+            base,
+            stderr,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// The operator key printed at first start, if it was.
+    pub fn printed_key(&self) -> Option<String> {
+        self.stderr().iter().find_map(|line| {
+            line.strip_prefix("pipelog: operator key: ")
+                .map(str::to_owned)
+        })
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([name, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {name}");
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait(mut self) -> ExitStatus {
+        self.child.wait().unwrap()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        self.signal("-TERM");
+        self.child.wait().unwrap()
+    }
+
+    /// Sends SIGKILL and waits for the process to die.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a `pipelog` command to completion.
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    pipelog(args, env).output().unwrap()
+}

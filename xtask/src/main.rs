@@ -1,0 +1,67 @@
+//! Project tasks, run as `cargo xtask <task>`:
+//!
+//! - `test`: installs what the suite needs, then runs every test of the workspace. This is
+//!   the README's test command, and what `.ci/run` runs.
+//! - `tidy`: the repository conventions alone (also part of `test`, as a unit test).
+
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1);
+    let outcome = match task.as_deref() {
+        Some("test") => test(),
+        Some("tidy") => tidy::check(&workspace_root()).map_err(|problems| problems.join("\n")),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <task>\n\ntasks:\n  test   install what the suite needs and run all of it\n  tidy   check the repository conventions"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            eprintln!("xtask: {problem}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace root")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+/// Runs `command`, reporting how long it took; fails if it fails.
+fn step(name: &str, mut command: Command) -> Result<(), String> {
+    eprintln!("xtask: {name}: {command:?}");
+    let started = Instant::now();
+    let status = command
+        .status()
+        .map_err(|error| format!("{name}: cannot run: {error}"))?;
+    eprintln!("xtask: {name}: {status} after {:.1?}", started.elapsed());
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{name} failed"))
+    }
+}
+
+/// Every test of the workspace: unit, integration (real servers on port 0), doc tests.
+fn test() -> Result<(), String> {
+    let mut tests = cargo();
+    tests.args(["test", "--workspace", "--locked"]);
+    step("tests", tests)
+}
