@@ -10,7 +10,7 @@
 pub struct UnknownValue {
     pub what: &'static str,
     pub given: String,
-    pub expected: &'static [&'static str],
+    pub expected: Vec<&'static str>,
 }
 
 /// Declares an enum whose values are words; see the module documentation.
@@ -53,7 +53,7 @@ macro_rules! text_enum {
                 Err($crate::text_enum::UnknownValue {
                     what: $what,
                     given: text.to_owned(),
-                    expected: Self::WORDS,
+                    expected: Self::WORDS.to_vec(),
                 })
             }
         }

@@ -112,12 +112,6 @@ impl Server {
         self.signal("-TERM");
         self.child.wait().unwrap()
     }
-
-    /// Sends SIGKILL and waits for the process to die.
-    pub fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
 }
 
 impl Drop for Server {

@@ -114,38 +114,36 @@ fn assert_all_present_once(acknowledged: &[String], stored: &[String]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_drains_and_commits_every_accepted_write() {
+/// Fires 400 concurrent one-line writes at a fresh server, sends it `signal` once 50 were
+/// acknowledged, waits for it to exit, restarts it, and checks that every acknowledged line
+/// is there exactly once. Returns how the first process exited.
+async fn acknowledged_writes_survive(signal: &'static str) -> std::process::ExitStatus {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[], &[KEY]);
-    let pid = server.pid();
+    let pid = server.pid().to_string();
     let (id, acknowledged) = write_while_stopping(&server, 400, 50, move || {
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
+        let sent = std::process::Command::new("kill")
+            .args([signal, &pid])
             .status()
             .unwrap();
+        assert!(sent.success(), "kill {signal}");
     })
     .await;
     assert!(acknowledged.len() >= 50);
-    assert!(server.wait().success(), "a clean exit after SIGTERM");
+    let exit = server.wait();
     let stored = lines_after_restart(dir.path(), &id).await;
     assert_all_present_once(&acknowledged, &stored);
+    exit
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_and_commits_every_accepted_write() {
+    let exit = acknowledged_writes_survive("-TERM").await;
+    assert!(exit.success(), "a clean exit after SIGTERM, got {exit}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_loses_nothing_acknowledged() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &[], &[KEY]);
-    let pid = server.pid();
-    let (id, acknowledged) = write_while_stopping(&server, 400, 50, move || {
-        std::process::Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status()
-            .unwrap();
-    })
-    .await;
-    assert!(acknowledged.len() >= 50);
-    server.kill();
-    let stored = lines_after_restart(dir.path(), &id).await;
-    assert_all_present_once(&acknowledged, &stored);
+    let exit = acknowledged_writes_survive("-KILL").await;
+    assert!(!exit.success(), "SIGKILL cannot exit cleanly, got {exit}");
 }
