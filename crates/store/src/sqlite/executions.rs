@@ -85,21 +85,57 @@ pub(super) fn find(
         .ok_or(NOT_FOUND)
 }
 
-pub(super) fn find_by_cid(
+/// What appending lines needs of an execution: one narrow row, no job, no input.
+pub(super) struct AppendTarget {
+    pub rowid: i64,
+    pub id: ExecutionId,
+    pub cid: Cid,
+    pub status: ExecutionStatus,
+    pub next_seq: u64,
+    pub last_log_at: UtcTime,
+}
+
+const APPEND_TARGET_SELECT: &str =
+    "SELECT id, public_id, cid, status, next_seq, last_log_at FROM executions";
+
+fn append_target_from_row(row: &Row<'_>) -> rusqlite::Result<AppendTarget> {
+    Ok(AppendTarget {
+        rowid: row.get(0)?,
+        id: ExecutionId::from_bytes(uuid_bytes(row, 1)?),
+        cid: parsed(row, 2, Cid::parse)?,
+        status: parsed(row, 3, ExecutionStatus::parse)?,
+        next_seq: row.get(4)?,
+        last_log_at: time(row, 5)?,
+    })
+}
+
+pub(super) fn append_target(
+    connection: &Connection,
+    account: AccountId,
+    id: ExecutionId,
+) -> Result<AppendTarget, StoreError> {
+    connection
+        .prepare_cached(&format!(
+            "{APPEND_TARGET_SELECT} WHERE public_id = ?1 AND account_id = ?2"
+        ))?
+        .query_row(
+            params![id.as_bytes(), account.get()],
+            append_target_from_row,
+        )
+        .optional()?
+        .ok_or(NOT_FOUND)
+}
+
+pub(super) fn append_target_by_cid(
     connection: &Connection,
     account: AccountId,
     cid: &Cid,
-) -> Result<Option<ExecutionRow>, StoreError> {
+) -> Result<Option<AppendTarget>, StoreError> {
     Ok(connection
         .prepare_cached(&format!(
-            "{EXECUTION_SELECT} WHERE e.account_id = ?1 AND e.cid = ?2"
+            "{APPEND_TARGET_SELECT} WHERE account_id = ?1 AND cid = ?2"
         ))?
-        .query_row(params![account.get(), cid.as_str()], |row| {
-            Ok(ExecutionRow {
-                rowid: row.get(0)?,
-                execution: execution_from_row(row)?,
-            })
-        })
+        .query_row(params![account.get(), cid.as_str()], append_target_from_row)
         .optional()?)
 }
 
@@ -165,7 +201,12 @@ struct NewExecution<'a> {
     now: UtcTime,
 }
 
-fn insert_execution(connection: &Connection, new: NewExecution<'_>) -> Result<i64, StoreError> {
+/// Stores a new execution; returns its rowid and its id.
+fn insert_execution(
+    connection: &Connection,
+    new: NewExecution<'_>,
+) -> Result<(i64, ExecutionId), StoreError> {
+    let id = ExecutionId::generate();
     let started_at = (new.status == ExecutionStatus::Running).then_some(new.now.unix_millis());
     let input = Value::Object(new.input.clone()).to_string();
     connection
@@ -175,7 +216,7 @@ fn insert_execution(connection: &Connection, new: NewExecution<'_>) -> Result<i6
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9)",
         )?
         .execute(params![
-            ExecutionId::generate().as_bytes(),
+            id.as_bytes(),
             new.account.get(),
             new.job_rowid,
             new.cid.as_str(),
@@ -186,7 +227,7 @@ fn insert_execution(connection: &Connection, new: NewExecution<'_>) -> Result<i6
             new.now.unix_millis(),
             started_at,
         ])?;
-    Ok(connection.last_insert_rowid())
+    Ok((connection.last_insert_rowid(), id))
 }
 
 /// The input an execution is handed: the launch's, plus `eventCorrelationId` = its cid.
@@ -207,7 +248,7 @@ pub(super) fn launch(
 ) -> Result<Execution, StoreError> {
     let job_rowid = ensure_job(connection, account, &launch.job, now)?;
     let cid = Cid::generate();
-    let rowid = insert_execution(
+    let (rowid, _) = insert_execution(
         connection,
         NewExecution {
             account,
@@ -230,24 +271,29 @@ pub(super) fn create_for_cid(
     cid: &Cid,
     job: &JobKey,
     now: UtcTime,
-) -> Result<ExecutionRow, StoreError> {
+) -> Result<AppendTarget, StoreError> {
     let job_rowid = ensure_job(connection, account, &JobSpec::with_key(job.clone()), now)?;
-    let rowid = insert_execution(
+    let status = ExecutionStatus::Running;
+    let (rowid, id) = insert_execution(
         connection,
         NewExecution {
             account,
             job_rowid,
             cid,
-            status: ExecutionStatus::Running,
+            status,
             action_origin: ActionOrigin::Api,
             input: &input_with_cid(&Map::new(), cid),
             launched_by: None,
             now,
         },
     )?;
-    Ok(ExecutionRow {
+    Ok(AppendTarget {
         rowid,
-        execution: by_rowid(connection, rowid)?,
+        id,
+        cid: cid.clone(),
+        status,
+        next_seq: 0,
+        last_log_at: UtcTime::from_unix_millis(0).expect("the epoch is in range"),
     })
 }
 

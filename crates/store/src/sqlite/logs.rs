@@ -24,10 +24,10 @@ pub(super) fn append(
     lines: &[LogLine],
     now: UtcTime,
 ) -> Result<Appended, StoreError> {
-    let ExecutionRow { rowid, execution } = match target {
-        LogTarget::Execution(id) => executions::find(connection, account, *id)?,
+    let execution = match target {
+        LogTarget::Execution(id) => executions::append_target(connection, account, *id)?,
         LogTarget::Cid { cid, job_if_new } => {
-            match executions::find_by_cid(connection, account, cid)? {
+            match executions::append_target_by_cid(connection, account, cid)? {
                 Some(found) => found,
                 None => executions::create_for_cid(connection, account, cid, job_if_new, now)?,
             }
@@ -39,10 +39,8 @@ pub(super) fn append(
             execution.id, execution.status
         )));
     }
-    let last_log_at: i64 = connection
-        .prepare_cached("SELECT last_log_at FROM executions WHERE id = ?1")?
-        .query_row([rowid], |row| row.get(0))?;
-    let created_at = now.max(UtcTime::from_unix_millis(last_log_at).unwrap_or(now));
+    let rowid = execution.rowid;
+    let created_at = now.max(execution.last_log_at);
     let first_seq = execution.next_seq;
     let mut insert = connection.prepare_cached(
         "INSERT INTO execution_logs (execution_id, seq, created_at, event_time, severity, \
