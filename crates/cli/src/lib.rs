@@ -1,9 +1,9 @@
 //! The `pipelog` command line: `serve` runs the server; `keys` manages API keys straight in
 //! a data dir.
 
-mod keys;
-mod serve;
 mod settings;
+mod serve;
+mod keys;
 
 use std::process::ExitCode;
 

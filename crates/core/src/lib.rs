@@ -4,12 +4,12 @@
 //! (parse, don't validate). No I/O, no HTTP, no SQL; the store and the server convert to
 //! and from these types at their edges.
 
-pub mod api_key;
-pub mod execution;
-pub mod ids;
-pub mod job;
-pub mod log_entry;
-pub mod paging;
-pub mod permission;
 pub mod text_enum;
 pub mod time;
+pub mod ids;
+pub mod permission;
+pub mod api_key;
+pub mod job;
+pub mod execution;
+pub mod log_entry;
+pub mod paging;

@@ -5,14 +5,14 @@
 //! handler answered, so once `run` returns nothing accepted is left to flush; the caller
 //! then closes the store.
 
-mod auth;
 mod config;
-mod data_factory;
 mod error;
-mod extract;
-mod native;
-mod rate_limit;
 mod request_context;
+mod extract;
+mod auth;
+mod rate_limit;
+mod data_factory;
+mod native;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -2,10 +2,10 @@
 //! claiming queued ones, bulk ingestion, cursor paging, and key management.
 
 mod cursor;
-mod executions;
-mod keys;
-mod logs;
 mod views;
+mod keys;
+mod executions;
+mod logs;
 
 use axum::Router;
 

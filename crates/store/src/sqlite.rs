@@ -5,13 +5,13 @@
 //! transaction; each caller is answered only once the whole group has committed. Reads run
 //! on blocking threads, each on its own connection, and see every committed write.
 
-mod accounts;
-mod columns;
-mod executions;
-mod logs;
-mod readers;
 mod schema;
 mod writer;
+mod readers;
+mod columns;
+mod accounts;
+mod executions;
+mod logs;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
