@@ -30,13 +30,14 @@ pub fn check(root: &Path) -> Result<(), Vec<String>> {
                 relative.display()
             ));
         }
-        if let Some(module) = module_name(relative)
-            && !architecture.contains(&module)
-        {
-            problems.push(format!(
-                "ARCHITECTURE.md does not mention `{module}` ({})",
-                relative.display()
-            ));
+        if let Some(module) = module_name(relative) {
+            let (owner, section) = crate_section(&architecture, relative);
+            if !section.contains(&format!("`{module}`")) {
+                problems.push(format!(
+                    "ARCHITECTURE.md does not mention `{module}` under the heading of {owner} ({})",
+                    relative.display()
+                ));
+            }
         }
     }
     for crate_dir in list_dir(&root.join("crates")) {
@@ -57,6 +58,38 @@ pub fn check(root: &Path) -> Result<(), Vec<String>> {
     }
 }
 
+/// The part of ARCHITECTURE.md about the crate holding `relative`: from the `###` heading
+/// naming it (`crates/store`, or `xtask`) to the next heading; empty if there is none.
+fn crate_section<'a>(architecture: &'a str, relative: &Path) -> (String, &'a str) {
+    let parts: Vec<String> = relative
+        .components()
+        .map(|part| part.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let owner = match parts.as_slice() {
+        [crates, name, ..] if crates == "crates" => format!("crates/{name}"),
+        [first, ..] => first.clone(),
+        [] => String::new(),
+    };
+    let heading = architecture
+        .match_indices("\n### ")
+        .map(|(at, _)| at + 1)
+        .find(|&at| {
+            architecture[at..]
+                .lines()
+                .next()
+                .is_some_and(|line| line.contains(&format!("`{owner}`")))
+        });
+    let section = heading.map_or("", |start| {
+        let rest = &architecture[start + 4..];
+        let end = rest
+            .find("\n### ")
+            .or_else(|| rest.find("\n## "))
+            .unwrap_or(rest.len());
+        &rest[..end]
+    });
+    (owner, section)
+}
+
 /// The module a library source file defines, as ARCHITECTURE.md names it
 /// (`native/keys.rs`), or `None` for crate roots and tests.
 fn module_name(relative: &Path) -> Option<String> {
@@ -68,6 +101,8 @@ fn module_name(relative: &Path) -> Option<String> {
     let inside = &parts[src + 1..];
     match inside {
         [file] if file == "lib.rs" || file == "main.rs" => None,
+        // Unit tests split out of a module belong to it, not to the map.
+        [.., file] if file == "tests.rs" => None,
         _ => Some(inside.join("/")),
     }
 }
@@ -146,6 +181,17 @@ mod tests {
                 problems.join("\n")
             );
         }
+    }
+
+    #[test]
+    fn sections_belong_to_their_crate() {
+        let map = "# A\n\n### `crates/core` (x)\n\n- `audit.rs`: y\n\n### `crates/store` (z)\n\n- `sqlite.rs`\n\n## Tests\n";
+        let (owner, section) = crate_section(map, Path::new("crates/store/src/audit.rs"));
+        assert_eq!(owner, "crates/store");
+        assert!(section.contains("`sqlite.rs`") && !section.contains("`audit.rs`"));
+        let (_, core) = crate_section(map, Path::new("crates/core/src/audit.rs"));
+        assert!(core.contains("`audit.rs`"));
+        assert_eq!(crate_section(map, Path::new("crates/cli/src/x.rs")).1, "");
     }
 
     #[test]

@@ -72,14 +72,17 @@ fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let key = runtime.block_on(async {
         let created = store
-            .create_key(NewApiKey {
-                account,
-                name,
-                hash: secret.hash(),
-                permissions,
-                rate_limit,
-                role: KeyRole::Account,
-            })
+            .create_key(
+                NewApiKey {
+                    account,
+                    name,
+                    hash: secret.hash(),
+                    permissions,
+                    rate_limit,
+                    role: KeyRole::Account,
+                },
+                None,
+            )
             .await;
         store.close().await?;
         created

@@ -1,9 +1,10 @@
-//! The `pipelog` command line: `serve` runs the server; `keys` manages API keys straight in
+//! The `pipelog` command line: `serve` runs the server; `keys` and `audit` work straight on
 //! a data dir.
 
 mod settings;
 mod serve;
 mod keys;
+mod audit;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,11 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
+    /// Checks audit logs straight in a data dir, with the server stopped or running.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 /// Runs one command line to completion.
@@ -37,5 +43,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::serve(args),
         Command::Keys { command } => keys::run(command),
+        Command::Audit { command } => audit::run(command),
     }
 }

@@ -13,3 +13,6 @@ pub mod job;
 pub mod execution;
 pub mod log_entry;
 pub mod paging;
+pub mod audit;
+pub mod find_query;
+pub mod audit_events;

@@ -100,7 +100,11 @@ async fn create_log(
         .store
         .append_logs(
             principal.account(),
-            LogTarget::Cid { cid, job_if_new },
+            LogTarget::Cid {
+                cid,
+                job_if_new,
+                launched_by: Some(principal.key().id),
+            },
             vec![line],
         )
         .await?;

@@ -12,6 +12,7 @@ mod extract;
 mod auth;
 mod rate_limit;
 mod data_factory;
+mod audit;
 mod native;
 
 use std::future::Future;
@@ -77,6 +78,7 @@ pub async fn run(
 pub(crate) fn router(state: AppState) -> Router {
     let authenticated = Router::new()
         .merge(data_factory::router())
+        .merge(audit::router())
         .merge(native::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -11,7 +11,9 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use pipelog_core::api_key::{ApiKey, KeyHash, NewApiKey};
+use pipelog_core::audit::{AuditEntry, AuditId, NewAuditEntry};
 use pipelog_core::execution::{Execution, ExecutionStatus, FinalStatus, LaunchExecution};
+use pipelog_core::find_query::FindQuery;
 use pipelog_core::ids::{AccountId, AccountName, Cid, ExecutionId, JobKey, KeyId};
 use pipelog_core::log_entry::{LogEntry, LogLine};
 use pipelog_core::paging::{LogQuery, Page, PageLimit, TimeRange};
@@ -33,11 +35,12 @@ pub enum KeyScope {
 pub enum LogTarget {
     Execution(ExecutionId),
     /// The execution with this correlation id. If the account has none yet, a running
-    /// execution is created for it (origin `API`) as a run of `job_if_new`, so that an
-    /// external orchestrator can just send lines.
+    /// execution is created for it (origin `API`) as a run of `job_if_new`, launched by
+    /// `launched_by`, so that an external orchestrator can just send lines.
     Cid {
         cid: Cid,
         job_if_new: JobKey,
+        launched_by: Option<KeyId>,
     },
 }
 
@@ -58,6 +61,39 @@ pub struct Appended {
 pub struct LogPage {
     pub execution: Execution,
     pub entries: Page<LogEntry>,
+}
+
+/// Which page of a find: `page` 0, 1, 2 ... of `size` entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditPageRequest {
+    pub page: u64,
+    pub size: PageLimit,
+}
+
+/// An audit entry as recorded, and whether this call recorded it (`false`: a retry of an
+/// entry recorded before with the same id and content).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedAudit {
+    pub entry: AuditEntry,
+    pub created: bool,
+}
+
+/// What checking an account's audit chain found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainVerification {
+    /// Entries whose hash was recomputed and found right, from the first one on.
+    pub checked: u64,
+    /// The first link that is not, if any.
+    pub broken: Option<BrokenLink>,
+}
+
+/// Where a chain breaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokenLink {
+    /// The entry at fault; `None` when entries are missing at the chain's end.
+    pub id: Option<AuditId>,
+    pub seq: u64,
+    pub reason: String,
 }
 
 /// Filters for listing executions, newest first.
@@ -82,8 +118,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The active (not revoked) key with this hash.
     async fn find_key(&self, hash: KeyHash) -> Result<Option<ApiKey>, StoreError>;
 
-    /// Creates a key, and its account if there is none of that name yet.
-    async fn create_key(&self, key: NewApiKey) -> Result<ApiKey, StoreError>;
+    /// Creates a key, and its account if there is none of that name yet, and records
+    /// `key.create` by `actor` (`None`: the operator's command line) in the same commit.
+    async fn create_key(&self, key: NewApiKey, actor: Option<KeyId>) -> Result<ApiKey, StoreError>;
 
     /// Keys in creation order, revoked ones included, continuing after `after`.
     async fn list_keys(
@@ -93,12 +130,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: PageLimit,
     ) -> Result<Page<ApiKey>, StoreError>;
 
-    /// Revokes a key; revoking a revoked key changes nothing and succeeds.
-    async fn revoke_key(&self, scope: KeyScope, id: KeyId) -> Result<ApiKey, StoreError>;
+    /// Revokes a key and records `key.revoke` by `actor` in the same commit; revoking a
+    /// revoked key changes (and records) nothing, and succeeds.
+    async fn revoke_key(
+        &self,
+        scope: KeyScope,
+        id: KeyId,
+        actor: Option<KeyId>,
+    ) -> Result<ApiKey, StoreError>;
 
     async fn find_account(&self, name: &AccountName) -> Result<Option<AccountId>, StoreError>;
 
     /// Queues a new execution of a job, creating or updating the job from `launch.job`.
+    /// Like every execution change below, it records its audit event (`job.queue`,
+    /// `job.start`, `job.end`) in the same commit.
     async fn launch_execution(
         &self,
         account: AccountId,
@@ -159,6 +204,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         id: ExecutionId,
         query: LogQuery,
     ) -> Result<LogPage, StoreError>;
+
+    /// Records an audit entry on its account's chain. An entry whose id the account has
+    /// already recorded is a retry: the same content returns the first entry, other
+    /// content is a conflict.
+    async fn record_audit(
+        &self,
+        account: AccountId,
+        entry: NewAuditEntry,
+    ) -> Result<RecordedAudit, StoreError>;
+
+    /// A page of the account's audit entries that `query` matches (all of them without
+    /// one), newest first, ties by id, last first.
+    async fn find_audit(
+        &self,
+        account: AccountId,
+        query: Option<FindQuery>,
+        page: AuditPageRequest,
+    ) -> Result<Page<AuditEntry>, StoreError>;
+
+    /// Recomputes the account's audit chain and reports the first broken link.
+    async fn verify_audit(&self, account: AccountId) -> Result<ChainVerification, StoreError>;
+
+    /// Every account, with its name, oldest first: for checks that cover the whole store.
+    async fn accounts(&self) -> Result<Vec<(AccountId, AccountName)>, StoreError>;
 
     /// Commits everything accepted so far and stops taking writes.
     async fn close(&self) -> Result<(), StoreError>;

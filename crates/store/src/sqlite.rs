@@ -12,6 +12,7 @@ mod columns;
 mod accounts;
 mod executions;
 mod logs;
+mod audit;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -20,7 +21,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use pipelog_core::api_key::{ApiKey, KeyHash, KeyRole, NewApiKey, RateLimit};
+use pipelog_core::audit::{AuditEntry, NewAuditEntry};
 use pipelog_core::execution::{Execution, FinalStatus, LaunchExecution};
+use pipelog_core::find_query::FindQuery;
 use pipelog_core::ids::{AccountId, AccountName, ExecutionId, JobKey, KeyId};
 use pipelog_core::log_entry::LogLine;
 use pipelog_core::paging::{LogQuery, Page, PageLimit};
@@ -28,7 +31,10 @@ use pipelog_core::permission::PermissionSet;
 use rusqlite::Connection;
 use tokio::sync::watch;
 
-use crate::{Appended, ExecutionFilter, KeyScope, LogPage, LogTarget, Store, StoreError};
+use crate::{
+    Appended, AuditPageRequest, ChainVerification, ExecutionFilter, KeyScope, LogPage, LogTarget,
+    RecordedAudit, Store, StoreError,
+};
 use readers::Readers;
 use writer::Writer;
 
@@ -174,7 +180,7 @@ impl Store for SqliteStore {
                     rate_limit: RateLimit::Unlimited,
                     role: KeyRole::Operator,
                 };
-                accounts::insert_key(connection, &key, now).map(Some)
+                accounts::insert_key(connection, &key, None, now).map(Some)
             })
             .await
     }
@@ -185,9 +191,9 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_key(&self, key: NewApiKey) -> Result<ApiKey, StoreError> {
+    async fn create_key(&self, key: NewApiKey, actor: Option<KeyId>) -> Result<ApiKey, StoreError> {
         self.writer
-            .barrier(move |connection, now| accounts::insert_key(connection, &key, now))
+            .barrier(move |connection, now| accounts::insert_key(connection, &key, actor, now))
             .await
     }
 
@@ -202,9 +208,14 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn revoke_key(&self, scope: KeyScope, id: KeyId) -> Result<ApiKey, StoreError> {
+    async fn revoke_key(
+        &self,
+        scope: KeyScope,
+        id: KeyId,
+        actor: Option<KeyId>,
+    ) -> Result<ApiKey, StoreError> {
         self.writer
-            .barrier(move |connection, now| accounts::revoke_key(connection, scope, id, now))
+            .barrier(move |connection, now| accounts::revoke_key(connection, scope, id, actor, now))
             .await
     }
 
@@ -310,6 +321,37 @@ impl Store for SqliteStore {
         self.readers
             .read(move |connection| logs::read(connection, account, id, &query))
             .await
+    }
+
+    async fn record_audit(
+        &self,
+        account: AccountId,
+        entry: NewAuditEntry,
+    ) -> Result<RecordedAudit, StoreError> {
+        self.writer
+            .barrier(move |connection, now| audit::record(connection, account, &entry, now))
+            .await
+    }
+
+    async fn find_audit(
+        &self,
+        account: AccountId,
+        query: Option<FindQuery>,
+        page: AuditPageRequest,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        self.readers
+            .read(move |connection| audit::find(connection, account, query.as_ref(), page))
+            .await
+    }
+
+    async fn verify_audit(&self, account: AccountId) -> Result<ChainVerification, StoreError> {
+        self.readers
+            .read(move |connection| audit::verify(connection, account))
+            .await
+    }
+
+    async fn accounts(&self) -> Result<Vec<(AccountId, AccountName)>, StoreError> {
+        self.readers.read(accounts::all).await
     }
 
     async fn close(&self) -> Result<(), StoreError> {

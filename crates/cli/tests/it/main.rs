@@ -3,6 +3,7 @@
 
 mod process;
 
+mod audit;
 mod bootstrap;
 mod keys;
 mod settings;

@@ -93,14 +93,17 @@ async fn create_key(
     let secret = ApiKeySecret::generate();
     let key = state
         .store
-        .create_key(NewApiKey {
-            account,
-            name: body.name,
-            hash: secret.hash(),
-            permissions: body.permissions,
-            rate_limit,
-            role: KeyRole::Account,
-        })
+        .create_key(
+            NewApiKey {
+                account,
+                name: body.name,
+                hash: secret.hash(),
+                permissions: body.permissions,
+                rate_limit,
+                role: KeyRole::Account,
+            },
+            Some(principal.key().id),
+        )
         .await?;
     tracing::info!(key_id = %key.id, account = %key.account, by = %principal.key().id, "key created");
     Ok((
@@ -168,7 +171,10 @@ async fn revoke_key(
 ) -> Result<Json<KeyView>, ApiError> {
     let id = KeyId::parse(&id).map_err(|error| ApiError::bad_request(error.to_string()))?;
     let scope = scope_for(&state, &principal, None).await?;
-    let key = state.store.revoke_key(scope, id).await?;
+    let key = state
+        .store
+        .revoke_key(scope, id, Some(principal.key().id))
+        .await?;
     state.auth.forget(id);
     tracing::info!(key_id = %id, by = %principal.key().id, "key revoked");
     Ok(Json(KeyView::from(key)))

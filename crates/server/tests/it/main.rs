@@ -3,6 +3,7 @@
 
 mod app;
 
+mod audit;
 mod auth;
 mod claim;
 mod data_factory;

@@ -7,6 +7,9 @@ use pipelog_core::permission::PermissionSet;
 use pipelog_core::time::UtcTime;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
+use pipelog_core::audit_events;
+
+use super::audit;
 use super::columns::{optional_label, optional_time, parsed, time, uuid_bytes};
 use crate::{KeyScope, StoreError};
 
@@ -74,6 +77,7 @@ fn ensure_account(
 pub(super) fn insert_key(
     connection: &Connection,
     key: &NewApiKey,
+    actor: Option<KeyId>,
     now: UtcTime,
 ) -> Result<ApiKey, StoreError> {
     let account = ensure_account(connection, &key.account, now)?;
@@ -95,7 +99,16 @@ pub(super) fn insert_key(
             now.unix_millis(),
         ]);
     match inserted {
-        Ok(_) => key_by_id(connection, KeyScope::AllAccounts, id),
+        Ok(_) => {
+            let created = key_by_id(connection, KeyScope::AllAccounts, id)?;
+            audit::record(
+                connection,
+                created.account_id,
+                &audit_events::key_create(&created, actor),
+                now,
+            )?;
+            Ok(created)
+        }
         Err(error) if error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => Err(
             StoreError::Conflict("a key with this secret already exists".into()),
         ),
@@ -164,17 +177,41 @@ pub(super) fn revoke_key(
     connection: &Connection,
     scope: KeyScope,
     id: KeyId,
+    actor: Option<KeyId>,
     now: UtcTime,
 ) -> Result<ApiKey, StoreError> {
-    connection
+    let revoked_now = connection
         .prepare_cached(
-            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?1) \
-             WHERE public_id = ?2 AND (?3 IS NULL OR account_id = ?3)",
+            "UPDATE api_keys SET revoked_at = ?1 \
+             WHERE public_id = ?2 AND (?3 IS NULL OR account_id = ?3) AND revoked_at IS NULL",
         )?
         .execute(params![
             now.unix_millis(),
             id.as_bytes(),
             scope_account(scope)
         ])?;
-    key_by_id(connection, scope, id)
+    let key = key_by_id(connection, scope, id)?;
+    if revoked_now > 0 {
+        audit::record(
+            connection,
+            key.account_id,
+            &audit_events::key_revoke(&key, actor),
+            now,
+        )?;
+    }
+    Ok(key)
+}
+
+/// Every account, oldest first.
+pub(super) fn all(connection: &Connection) -> Result<Vec<(AccountId, AccountName)>, StoreError> {
+    connection
+        .prepare_cached("SELECT id, name FROM accounts ORDER BY id")?
+        .query_map([], |row| {
+            Ok((
+                AccountId::new(row.get(0)?),
+                parsed(row, 1, AccountName::parse)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(StoreError::from)
 }

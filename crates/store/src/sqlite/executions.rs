@@ -10,6 +10,9 @@ use pipelog_core::time::UtcTime;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
+use pipelog_core::audit_events;
+
+use super::audit;
 use super::columns::{
     corrupt, optional_label, optional_time, optional_uuid_bytes, parsed, time, uuid_bytes,
 };
@@ -261,7 +264,14 @@ pub(super) fn launch(
             now,
         },
     )?;
-    by_rowid(connection, rowid)
+    let execution = by_rowid(connection, rowid)?;
+    audit::record(
+        connection,
+        account,
+        &audit_events::job_queue(&execution),
+        now,
+    )?;
+    Ok(execution)
 }
 
 /// A running execution for a correlation id seen for the first time in a log request.
@@ -270,6 +280,7 @@ pub(super) fn create_for_cid(
     account: AccountId,
     cid: &Cid,
     job: &JobKey,
+    launched_by: Option<KeyId>,
     now: UtcTime,
 ) -> Result<AppendTarget, StoreError> {
     let job_rowid = ensure_job(connection, account, &JobSpec::with_key(job.clone()), now)?;
@@ -283,9 +294,23 @@ pub(super) fn create_for_cid(
             status,
             action_origin: ActionOrigin::Api,
             input: &input_with_cid(&Map::new(), cid),
-            launched_by: None,
+            launched_by,
             now,
         },
+    )?;
+    // Queued and started at once: its audit trail still begins with job.queue.
+    let execution = by_rowid(connection, rowid)?;
+    audit::record(
+        connection,
+        account,
+        &audit_events::job_queue(&execution),
+        now,
+    )?;
+    audit::record(
+        connection,
+        account,
+        &audit_events::job_start(&execution),
+        now,
     )?;
     Ok(AppendTarget {
         rowid,
@@ -315,7 +340,14 @@ pub(super) fn start(
             "UPDATE executions SET status = 'RUNNING', started_at = ?1, updated_at = ?1 WHERE id = ?2",
         )?
         .execute(params![now.unix_millis(), current.rowid])?;
-    by_rowid(connection, current.rowid)
+    let execution = by_rowid(connection, current.rowid)?;
+    audit::record(
+        connection,
+        account,
+        &audit_events::job_start(&execution),
+        now,
+    )?;
+    Ok(execution)
 }
 
 pub(super) fn end(
@@ -337,7 +369,9 @@ pub(super) fn end(
             "UPDATE executions SET status = ?1, ended_at = ?2, updated_at = ?2 WHERE id = ?3",
         )?
         .execute(params![status.as_str(), now.unix_millis(), current.rowid])?;
-    by_rowid(connection, current.rowid)
+    let execution = by_rowid(connection, current.rowid)?;
+    audit::record(connection, account, &audit_events::job_end(&execution), now)?;
+    Ok(execution)
 }
 
 pub(super) fn claim(
@@ -363,7 +397,14 @@ pub(super) fn claim(
             "UPDATE executions SET status = 'RUNNING', started_at = ?1, updated_at = ?1 WHERE id = ?2",
         )?
         .execute(params![now.unix_millis(), rowid])?;
-    by_rowid(connection, rowid).map(Some)
+    let execution = by_rowid(connection, rowid)?;
+    audit::record(
+        connection,
+        account,
+        &audit_events::job_start(&execution),
+        now,
+    )?;
+    Ok(Some(execution))
 }
 
 pub(super) fn list(

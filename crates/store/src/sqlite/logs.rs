@@ -26,12 +26,16 @@ pub(super) fn append(
 ) -> Result<Appended, StoreError> {
     let execution = match target {
         LogTarget::Execution(id) => executions::append_target(connection, account, *id)?,
-        LogTarget::Cid { cid, job_if_new } => {
-            match executions::append_target_by_cid(connection, account, cid)? {
-                Some(found) => found,
-                None => executions::create_for_cid(connection, account, cid, job_if_new, now)?,
+        LogTarget::Cid {
+            cid,
+            job_if_new,
+            launched_by,
+        } => match executions::append_target_by_cid(connection, account, cid)? {
+            Some(found) => found,
+            None => {
+                executions::create_for_cid(connection, account, cid, job_if_new, *launched_by, now)?
             }
-        }
+        },
     };
     if execution.status.has_ended() {
         return Err(StoreError::Conflict(format!(

@@ -6,7 +6,10 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::StoreError;
 
 /// Every migration, oldest first. The schema version is the number applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_audit.sql"),
+];
 
 /// Brings the store's schema up to date. Safe when two processes open one store at once:
 /// the version is read and migrations run inside one write transaction.

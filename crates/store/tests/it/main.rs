@@ -41,6 +41,12 @@ macro_rules! every_suite_test {
             logs::ended_execution_takes_no_lines,
             logs::concurrent_appends_commit_in_groups_without_gaps,
             logs::another_account_cannot_read_or_append,
+            audit::entries_come_back_newest_first_in_pages,
+            audit::a_client_id_makes_a_retry_harmless,
+            audit::pipelog_records_job_and_key_events_with_the_change,
+            audit::finds_stay_in_their_account,
+            audit::chains_verify_per_account,
+            audit_model::finds_agree_with_the_evaluator,
         );
     };
 }

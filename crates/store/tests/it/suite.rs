@@ -1,5 +1,7 @@
 //! The store suite: every test takes a fresh `&dyn Store` and runs on every backend.
 
+pub mod audit;
+pub mod audit_model;
 pub mod executions;
 pub mod keys;
 pub mod logs;
@@ -17,7 +19,7 @@ use serde_json::Map;
 /// Creates an account (through a key, the only way accounts come to be) and returns its id.
 pub async fn some_account(store: &dyn Store, name: &str) -> AccountId {
     let key = new_key(name, PermissionSet::all());
-    store.create_key(key).await.unwrap().account_id
+    store.create_key(key, None).await.unwrap().account_id
 }
 
 pub fn new_key(account: &str, permissions: PermissionSet) -> NewApiKey {

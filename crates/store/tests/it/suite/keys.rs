@@ -11,7 +11,7 @@ use super::new_key;
 pub async fn bootstrap_creates_the_default_account_and_operator_key_once(store: &dyn Store) {
     // Keys made before the first start (by `pipelog keys create`) do not stop bootstrapping.
     store
-        .create_key(new_key("acme", PermissionSet::all()))
+        .create_key(new_key("acme", PermissionSet::all()), None)
         .await
         .unwrap();
     let secret = ApiKeySecret::generate();
@@ -41,7 +41,7 @@ pub async fn find_key_sees_active_keys_only(store: &dyn Store) {
     let secret = ApiKeySecret::generate();
     let mut new = new_key("acme", PermissionSet::parse_list("JOBS_READ").unwrap());
     new.hash = secret.hash();
-    let created = store.create_key(new).await.unwrap();
+    let created = store.create_key(new, None).await.unwrap();
     let found = store.find_key(secret.hash()).await.unwrap().unwrap();
     assert_eq!(found, created);
     assert!(found.permissions.contains(Permission::JobsRead));
@@ -51,7 +51,7 @@ pub async fn find_key_sees_active_keys_only(store: &dyn Store) {
     assert_eq!(store.find_key(stranger.hash()).await.unwrap(), None);
 
     store
-        .revoke_key(KeyScope::Account(created.account_id), created.id)
+        .revoke_key(KeyScope::Account(created.account_id), created.id, None)
         .await
         .unwrap();
     assert_eq!(store.find_key(secret.hash()).await.unwrap(), None);
@@ -61,7 +61,7 @@ pub async fn create_key_creates_its_account_and_refuses_a_duplicate_secret(store
     let name = AccountName::parse("globex").unwrap();
     assert_eq!(store.find_account(&name).await.unwrap(), None);
     let new = new_key("globex", PermissionSet::all());
-    let created = store.create_key(new.clone()).await.unwrap();
+    let created = store.create_key(new.clone(), None).await.unwrap();
     assert_eq!(
         store.find_account(&name).await.unwrap(),
         Some(created.account_id)
@@ -69,7 +69,7 @@ pub async fn create_key_creates_its_account_and_refuses_a_duplicate_secret(store
     assert_eq!(created.account, name);
 
     let second = store
-        .create_key(new_key("globex", PermissionSet::all()))
+        .create_key(new_key("globex", PermissionSet::all()), None)
         .await
         .unwrap();
     assert_eq!(
@@ -77,7 +77,7 @@ pub async fn create_key_creates_its_account_and_refuses_a_duplicate_secret(store
         "same account, second key"
     );
 
-    let duplicate = store.create_key(new).await.unwrap_err();
+    let duplicate = store.create_key(new, None).await.unwrap_err();
     assert!(
         matches!(duplicate, StoreError::Conflict(_)),
         "{duplicate:?}"
@@ -89,13 +89,13 @@ pub async fn list_keys_pages_within_scope(store: &dyn Store) {
     for _ in 0..5 {
         acme.push(
             store
-                .create_key(new_key("acme", PermissionSet::all()))
+                .create_key(new_key("acme", PermissionSet::all()), None)
                 .await
                 .unwrap(),
         );
     }
     let other = store
-        .create_key(new_key("initech", PermissionSet::all()))
+        .create_key(new_key("initech", PermissionSet::all()), None)
         .await
         .unwrap();
     let scope = KeyScope::Account(acme[0].account_id);
@@ -138,27 +138,27 @@ pub async fn list_keys_pages_within_scope(store: &dyn Store) {
 
 pub async fn revoke_is_scoped_and_idempotent(store: &dyn Store) {
     let acme = store
-        .create_key(new_key("acme", PermissionSet::all()))
+        .create_key(new_key("acme", PermissionSet::all()), None)
         .await
         .unwrap();
     let initech = store
-        .create_key(new_key("initech", PermissionSet::all()))
+        .create_key(new_key("initech", PermissionSet::all()), None)
         .await
         .unwrap();
 
     let refused = store
-        .revoke_key(KeyScope::Account(initech.account_id), acme.id)
+        .revoke_key(KeyScope::Account(initech.account_id), acme.id, None)
         .await
         .unwrap_err();
     assert_eq!(refused, StoreError::NotFound { what: "key" });
 
     let revoked = store
-        .revoke_key(KeyScope::Account(acme.account_id), acme.id)
+        .revoke_key(KeyScope::Account(acme.account_id), acme.id, None)
         .await
         .unwrap();
     let revoked_at = revoked.revoked_at.expect("revoked");
     let again = store
-        .revoke_key(KeyScope::AllAccounts, acme.id)
+        .revoke_key(KeyScope::AllAccounts, acme.id, None)
         .await
         .unwrap();
     assert_eq!(

@@ -240,6 +240,7 @@ pub async fn cid_target_creates_a_running_execution_once(store: &dyn Store) {
     let target = LogTarget::Cid {
         cid: cid.clone(),
         job_if_new: JobKey::parse("My import job").unwrap(),
+        launched_by: None,
     };
     let first = store
         .append_logs(account, target, vec![line("one", Severity::Info)])
@@ -258,6 +259,7 @@ pub async fn cid_target_creates_a_running_execution_once(store: &dyn Store) {
     let again = LogTarget::Cid {
         cid: cid.clone(),
         job_if_new: JobKey::parse("another emitter").unwrap(),
+        launched_by: None,
     };
     let second = store
         .append_logs(account, again, vec![line("two", Severity::Info)])
@@ -279,6 +281,7 @@ pub async fn cid_target_creates_a_running_execution_once(store: &dyn Store) {
     let by_cid = LogTarget::Cid {
         cid: launched.cid.clone(),
         job_if_new: JobKey::parse("unused").unwrap(),
+        launched_by: None,
     };
     let appended = store
         .append_logs(account, by_cid, vec![line("hello", Severity::Info)])
@@ -311,6 +314,7 @@ pub async fn ended_execution_takes_no_lines(store: &dyn Store) {
         LogTarget::Cid {
             cid: execution.cid.clone(),
             job_if_new: JobKey::parse("job").unwrap(),
+            launched_by: None,
         },
     ] {
         let refused = store
@@ -442,6 +446,7 @@ pub async fn another_account_cannot_read_or_append(store: &dyn Store) {
             LogTarget::Cid {
                 cid: execution.cid.clone(),
                 job_if_new: JobKey::parse("job").unwrap(),
+                launched_by: None,
             },
             vec![line("mine", Severity::Info)],
         )

@@ -1,0 +1,81 @@
+//! `pipelog audit verify`, on a data dir, after a row was changed behind pipelog's back.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::process::{CHOSEN_KEY, Server, run};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_reports_intact_chains_and_names_a_tampered_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let server = Server::start(dir.path(), &[], &[("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)]);
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for status in ["SUCCESS", "SUCCESS", "SUCCESS"] {
+        let recorded: serde_json::Value = client
+            .post(server.url("/v1/audit_logs"))
+            .header("X-Api-Key", CHOSEN_KEY)
+            .json(&json!({"entityType": "item", "type": "item.update", "version": 2, "details": {"status": status}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(recorded["id"].as_str().unwrap().to_owned());
+    }
+    // Beside the running server.
+    let intact = run(&["audit", "verify", "--data-dir", &data_dir], &[]);
+    let stdout = String::from_utf8_lossy(&intact.stdout);
+    assert!(intact.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("account `default`: 4 entries checked, chain intact"),
+        "{stdout}"
+    );
+    assert!(server.terminate().success());
+
+    let database = rusqlite::Connection::open(dir.path().join("pipelog.db")).unwrap();
+    database
+        .execute(
+            "UPDATE audit_entries SET time_generated = time_generated - 1000 WHERE public_id = ?1",
+            [&ids[1]],
+        )
+        .unwrap();
+    drop(database);
+
+    let broken = run(
+        &[
+            "audit",
+            "verify",
+            "--data-dir",
+            &data_dir,
+            "--account",
+            "default",
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&broken.stdout);
+    assert_eq!(broken.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "account `default`: BROKEN at entry {} (seq 2)",
+            ids[1]
+        )),
+        "{stdout}"
+    );
+    let unknown = run(
+        &[
+            "audit",
+            "verify",
+            "--data-dir",
+            &data_dir,
+            "--account",
+            "nobody",
+        ],
+        &[],
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no account named `nobody`"));
+    let _ = StatusCode::OK;
+}

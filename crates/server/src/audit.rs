@@ -1,0 +1,279 @@
+//! The Audit Log API of seed 001: `GET /v1/audit_logs`, `POST /v1/audit_logs/find`, plus
+//! what pipelog adds: `POST /v1/audit_logs` for integrations to record events, and
+//! `GET /v1/audit_logs/verify` to check the account's hash chain.
+
+use std::fmt;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use pipelog_core::audit::{
+    AuditDetails, AuditEntry, AuditId, AuditType, AuditVersion, ChainHash, EntityType,
+    NewAuditEntry,
+};
+use pipelog_core::find_query::FindQuery;
+use pipelog_core::ids::Label;
+use pipelog_core::paging::PageLimit;
+use pipelog_core::time::UtcTime;
+use pipelog_store::AuditPageRequest;
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::AppState;
+use crate::auth::{Principal, requires};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, QueryParams, body_bytes, parse_json};
+
+/// The largest page a find may ask for.
+pub(crate) const MAX_SIZE: u32 = 1000;
+/// The deepest page a find may ask for.
+pub(crate) const MAX_PAGE: u64 = 1_000_000;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/audit_logs",
+            get(list)
+                .route_layer(requires!(AuditLogsRead))
+                .merge(post(record).route_layer(requires!(AuditLogsWrite))),
+        )
+        .route(
+            "/v1/audit_logs/find",
+            post(find).route_layer(requires!(AuditLogsRead)),
+        )
+        .route(
+            "/v1/audit_logs/verify",
+            get(verify).route_layer(requires!(AuditLogsRead)),
+        )
+}
+
+/// An entry as the seed shows it (`object: "audit_log"`), plus `id`, `seq`, `recordedAt`
+/// and `hash`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditLogView {
+    object: &'static str,
+    id: AuditId,
+    time_generated: UtcTime,
+    entity_type: EntityType,
+    #[serde(rename = "type")]
+    event_type: AuditType,
+    version: AuditVersion,
+    details: Map<String, Value>,
+    seq: u64,
+    recorded_at: UtcTime,
+    hash: ChainHash,
+}
+
+impl From<AuditEntry> for AuditLogView {
+    fn from(entry: AuditEntry) -> Self {
+        AuditLogView {
+            object: "audit_log",
+            id: entry.id,
+            time_generated: entry.time_generated,
+            entity_type: entry.entity_type,
+            event_type: entry.event_type,
+            version: entry.version,
+            details: entry.details.into_map(),
+            seq: entry.seq,
+            recorded_at: entry.recorded_at,
+            hash: entry.hash,
+        }
+    }
+}
+
+/// The seed's list: `{object: "list", data}`; pipelog adds `hasMore`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditListView {
+    object: &'static str,
+    data: Vec<AuditLogView>,
+    has_more: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    page: Option<u64>,
+    size: Option<u64>,
+}
+
+impl PageQuery {
+    fn into_request(self) -> Result<AuditPageRequest, ApiError> {
+        let size = PageLimit::new(self.size, 10, MAX_SIZE)
+            .map_err(|error| ApiError::invalid("query parameter `size`", error))?;
+        let page = self.page.unwrap_or(0);
+        if page > MAX_PAGE {
+            return Err(ApiError::invalid(
+                "query parameter `page`",
+                format!("must be between 0 and {MAX_PAGE}, got {page}"),
+            ));
+        }
+        Ok(AuditPageRequest { page, size })
+    }
+}
+
+async fn answer(
+    state: &AppState,
+    principal: &Principal,
+    query: Option<FindQuery>,
+    page: AuditPageRequest,
+) -> Result<Json<AuditListView>, ApiError> {
+    let found = state
+        .store
+        .find_audit(principal.account(), query, page)
+        .await?;
+    Ok(Json(AuditListView {
+        object: "list",
+        data: found.items.into_iter().map(AuditLogView::from).collect(),
+        has_more: found.has_more,
+    }))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(page): QueryParams<PageQuery>,
+) -> Result<Json<AuditListView>, ApiError> {
+    answer(&state, &principal, None, page.into_request()?).await
+}
+
+/// `POST /v1/audit_logs/find`: the body is a find query; an empty body finds everything.
+async fn find(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(page): QueryParams<PageQuery>,
+    request: Request,
+) -> Result<Json<AuditListView>, ApiError> {
+    let page = page.into_request()?;
+    let bytes = body_bytes(request, &state).await?;
+    let query = if bytes.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let value: Value = parse_json(&bytes, "find query")?;
+        Some(FindQuery::parse(&value).map_err(|error| ApiError::invalid("find query", error))?)
+    };
+    answer(&state, &principal, query, page).await
+}
+
+/// A `version` given as a string (`"2"`, as seed 001 shows it) or a number (`2`, as seed
+/// 002's examples write it); kept as a string.
+#[derive(Debug)]
+struct VersionInput(AuditVersion);
+
+impl<'de> Deserialize<'de> for VersionInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct VersionVisitor;
+
+        impl Visitor<'_> for VersionVisitor {
+            type Value = VersionInput;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str("a version, as a string or a number")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Label::parse(text).map(VersionInput).map_err(E::custom)
+            }
+
+            fn visit_u64<E: de::Error>(self, number: u64) -> Result<Self::Value, E> {
+                self.visit_str(&number.to_string())
+            }
+
+            fn visit_i64<E: de::Error>(self, number: i64) -> Result<Self::Value, E> {
+                self.visit_str(&number.to_string())
+            }
+
+            fn visit_f64<E: de::Error>(self, number: f64) -> Result<Self::Value, E> {
+                self.visit_str(&number.to_string())
+            }
+        }
+
+        deserializer.deserialize_any(VersionVisitor)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordBody {
+    id: Option<AuditId>,
+    entity_type: EntityType,
+    #[serde(rename = "type")]
+    event_type: AuditType,
+    version: VersionInput,
+    details: Map<String, Value>,
+    time_generated: Option<UtcTime>,
+}
+
+fn non_empty<const MAX: usize>(field: &str, label: &Label<MAX>) -> Result<(), ApiError> {
+    if label.as_str().is_empty() {
+        return Err(ApiError::invalid(
+            &format!("field `{field}`"),
+            "must not be empty",
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /v1/audit_logs`: records an integration's event; 201, or 200 for a retry of an
+/// entry recorded before with the same id.
+async fn record(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<RecordBody>,
+) -> Result<(StatusCode, Json<AuditLogView>), ApiError> {
+    non_empty("entityType", &body.entity_type)?;
+    non_empty("type", &body.event_type)?;
+    non_empty("version", &body.version.0)?;
+    let details = AuditDetails::new(body.details)
+        .map_err(|error| ApiError::invalid("field `details`", error))?;
+    let recorded = state
+        .store
+        .record_audit(
+            principal.account(),
+            NewAuditEntry {
+                id: body.id,
+                time_generated: body.time_generated,
+                entity_type: body.entity_type,
+                event_type: body.event_type,
+                version: body.version.0,
+                details,
+            },
+        )
+        .await?;
+    let status = if recorded.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(recorded.entry.into())))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VerificationView {
+    checked: u64,
+    valid: bool,
+    first_broken_id: Option<AuditId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_broken_seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// `GET /v1/audit_logs/verify`: recomputes the account's chain.
+async fn verify(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<VerificationView>, ApiError> {
+    let verification = state.store.verify_audit(principal.account()).await?;
+    let broken = verification.broken;
+    Ok(Json(VerificationView {
+        checked: verification.checked,
+        valid: broken.is_none(),
+        first_broken_seq: broken.as_ref().map(|link| link.seq),
+        first_broken_id: broken.as_ref().and_then(|link| link.id.clone()),
+        reason: broken.map(|link| link.reason),
+    }))
+}
