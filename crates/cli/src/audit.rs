@@ -1,14 +1,23 @@
 //! `pipelog audit verify`: recomputes the audit hash chains of a data dir, with the server
-//! stopped or running, and exits non-zero if any is broken.
+//! stopped or running, optionally against a digest kept since, and exits non-zero if any
+//! chain is broken.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use clap::{Args, Subcommand};
-use pipelog_core::ids::AccountName;
-use pipelog_store::Store;
+use pipelog_core::audit::{AuditId, ChainHash};
+use pipelog_core::audit_digest::ChainDigest;
+use pipelog_core::ids::{AccountId, AccountName};
+use pipelog_core::time::UtcTime;
 use pipelog_store::sqlite::SqliteStore;
+use pipelog_store::{ChainAnchor, Store};
+use serde::Deserialize;
 
+use crate::secrets;
 use crate::settings::StoreArgs;
 
 #[derive(Debug, Subcommand)]
@@ -27,6 +36,61 @@ pub struct VerifyArgs {
     /// Only this account.
     #[arg(long)]
     account: Option<String>,
+    /// A digest from `GET /v1/audit_logs/digest`, kept since: checks its signature with
+    /// the data dir's key, and that its account's chain still passes through it.
+    #[arg(long, value_name = "FILE")]
+    digest: Option<PathBuf>,
+}
+
+/// The parts of a saved digest this check reads.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SavedDigest {
+    account_id: String,
+    entries: u64,
+    head_hash: String,
+    last_id: Option<AuditId>,
+    issued_at: UtcTime,
+    signature: String,
+}
+
+/// Reads a saved digest, checks its signature, and gives the account and the anchor.
+fn read_digest(path: &Path, data_dir: &Path) -> anyhow::Result<(AccountId, ChainAnchor)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the digest {}", path.display()))?;
+    let saved: SavedDigest = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a digest", path.display()))?;
+    let account = AccountId::new(saved.account_id.parse().with_context(|| {
+        format!(
+            "the digest's accountId `{}` is not an account id",
+            saved.account_id
+        )
+    })?);
+    let head = ChainHash::from_hex(&saved.head_hash)
+        .context("the digest's headHash is not 64 hexadecimal digits")?;
+    let signature = STANDARD
+        .decode(saved.signature.trim())
+        .context("the digest's signature is not base64")?;
+    let digest = ChainDigest {
+        account_id: account,
+        entries: saved.entries,
+        head,
+        last_id: saved.last_id,
+        issued_at: saved.issued_at,
+    };
+    let key =
+        secrets::existing_digest_key(data_dir).context("cannot read the data dir's digest key")?;
+    anyhow::ensure!(
+        key.public_key().verifies(&digest, &signature),
+        "the digest's signature is not this data dir's: it was altered, or made elsewhere"
+    );
+    Ok((
+        account,
+        ChainAnchor {
+            entries: saved.entries,
+            head,
+        },
+    ))
 }
 
 pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
@@ -43,6 +107,11 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         .transpose()
         .context("invalid --account")?;
     let settings = args.store.resolve()?;
+    let anchor = args
+        .digest
+        .as_deref()
+        .map(|path| read_digest(path, &settings.data_dir))
+        .transpose()?;
     let store = SqliteStore::open(&settings.data_dir, settings.options)
         .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -55,7 +124,11 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             .await?
             .into_iter()
             .filter(|(_, name)| only.as_ref().is_none_or(|only| only == name))
+            .filter(|(id, _)| anchor.is_none_or(|(account, _)| account == *id))
             .collect();
+        if anchor.is_some() && accounts.is_empty() {
+            anyhow::bail!("the digest's account is not in this store");
+        }
         if let Some(only) = &only
             && accounts.is_empty()
         {
@@ -63,7 +136,9 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
         let mut intact = true;
         for (id, name) in accounts {
-            let verification = store.verify_audit(id).await?;
+            let verification = store
+                .verify_audit(id, anchor.map(|(_, anchor)| anchor))
+                .await?;
             match verification.broken {
                 None => println!(
                     "account `{name}`: {} entries checked, chain intact",

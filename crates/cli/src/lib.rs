@@ -2,6 +2,7 @@
 //! a data dir.
 
 mod settings;
+mod secrets;
 mod serve;
 mod keys;
 mod audit;

@@ -14,13 +14,14 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use crate::secrets;
 use crate::settings::ServeArgs;
 
 /// The environment variable whose value becomes the operator key of a fresh store.
 pub const BOOTSTRAP_KEY_VAR: &str = "PIPELOG_BOOTSTRAP_KEY";
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let settings = args.resolve()?;
+    let mut settings = args.resolve()?;
     init_logging(&settings.log)?;
     let chosen_key = match std::env::var(BOOTSTRAP_KEY_VAR) {
         Ok(text) => Some(
@@ -38,6 +39,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             )
         })?;
     tracing::info!(path = %store.path().display(), "store open");
+    settings.server.digest_key = secrets::load_or_create_digest_key(&settings.store.data_dir)?;
     let store = Arc::new(store);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -41,8 +41,10 @@ impl AuditId {
         Ok(AuditId(text.to_owned()))
     }
 
+    /// A new time-ordered id (UUIDv7): ids made later sort later, so they go in at the end
+    /// of the id index instead of anywhere in it.
     pub fn generate() -> Self {
-        AuditId(uuid::Uuid::new_v4().hyphenated().to_string())
+        AuditId(uuid::Uuid::now_v7().hyphenated().to_string())
     }
 
     pub fn as_str(&self) -> &str {
@@ -248,6 +250,19 @@ impl ChainHash {
         &self.0
     }
 
+    /// Parses 64 hexadecimal digits.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text.len() != 64 || !text.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0_u8; 32];
+        for (index, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[index * 2..index * 2 + 2], 16).ok()?;
+        }
+        Some(ChainHash(bytes))
+    }
+
     pub fn to_hex(&self) -> String {
         self.0
             .iter()
@@ -426,5 +441,14 @@ mod tests {
         assert!(AuditId::parse("").is_err());
         assert_eq!(AuditId::generate().as_str().len(), 36);
         assert_eq!(ChainHash::from_bytes([0xab; 32]).to_hex(), "ab".repeat(32));
+        let hash = ChainHash::from_bytes(std::array::from_fn(|index| index as u8 * 7));
+        assert_eq!(ChainHash::from_hex(&hash.to_hex()), Some(hash));
+        assert_eq!(
+            ChainHash::from_hex(&"AB".repeat(32)),
+            Some(ChainHash::from_bytes([0xab; 32]))
+        );
+        assert_eq!(ChainHash::from_hex("abc"), None);
+        assert_eq!(ChainHash::from_hex(&"zz".repeat(32)), None);
+        assert_eq!(ChainHash::from_hex(&"é".repeat(32)), None);
     }
 }

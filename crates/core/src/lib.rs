@@ -16,3 +16,4 @@ pub mod paging;
 pub mod audit;
 pub mod find_query;
 pub mod audit_events;
+pub mod audit_digest;

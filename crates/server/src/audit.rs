@@ -1,6 +1,7 @@
 //! The Audit Log API of seed 001: `GET /v1/audit_logs`, `POST /v1/audit_logs/find`, plus
-//! what pipelog adds: `POST /v1/audit_logs` for integrations to record events, and
-//! `GET /v1/audit_logs/verify` to check the account's hash chain.
+//! what pipelog adds: `POST /v1/audit_logs` for integrations to record events,
+//! `GET /v1/audit_logs/verify` to check the account's hash chain, and signed digests of
+//! the chain (`GET /v1/audit_logs/digest`) that `POST /v1/audit_logs/verify` checks later.
 
 use std::fmt;
 
@@ -8,15 +9,18 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use pipelog_core::audit::{
     AuditDetails, AuditEntry, AuditId, AuditType, AuditVersion, ChainHash, EntityType,
     NewAuditEntry,
 };
+use pipelog_core::audit_digest::ChainDigest;
 use pipelog_core::find_query::FindQuery;
 use pipelog_core::ids::Label;
 use pipelog_core::paging::PageLimit;
 use pipelog_core::time::UtcTime;
-use pipelog_store::AuditPageRequest;
+use pipelog_store::{AuditPageRequest, ChainAnchor, ChainVerification};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
@@ -45,7 +49,13 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             "/v1/audit_logs/verify",
-            get(verify).route_layer(requires!(AuditLogsRead)),
+            get(verify)
+                .merge(post(verify_digest))
+                .route_layer(requires!(AuditLogsRead)),
+        )
+        .route(
+            "/v1/audit_logs/digest",
+            get(digest).route_layer(requires!(AuditLogsRead)),
         )
 }
 
@@ -262,18 +272,130 @@ struct VerificationView {
     reason: Option<String>,
 }
 
+impl From<ChainVerification> for VerificationView {
+    fn from(verification: ChainVerification) -> Self {
+        let broken = verification.broken;
+        VerificationView {
+            checked: verification.checked,
+            valid: broken.is_none(),
+            first_broken_seq: broken.as_ref().map(|link| link.seq),
+            first_broken_id: broken.as_ref().and_then(|link| link.id.clone()),
+            reason: broken.map(|link| link.reason),
+        }
+    }
+}
+
 /// `GET /v1/audit_logs/verify`: recomputes the account's chain.
 async fn verify(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<VerificationView>, ApiError> {
-    let verification = state.store.verify_audit(principal.account()).await?;
-    let broken = verification.broken;
-    Ok(Json(VerificationView {
-        checked: verification.checked,
-        valid: broken.is_none(),
-        first_broken_seq: broken.as_ref().map(|link| link.seq),
-        first_broken_id: broken.as_ref().and_then(|link| link.id.clone()),
-        reason: broken.map(|link| link.reason),
+    let verification = state.store.verify_audit(principal.account(), None).await?;
+    Ok(Json(verification.into()))
+}
+
+/// A signed digest, as `GET /v1/audit_logs/digest` gives it and `POST
+/// /v1/audit_logs/verify` takes it back. Hashes are hex; key and signature base64.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DigestView {
+    account_id: String,
+    entries: u64,
+    head_hash: String,
+    last_id: Option<AuditId>,
+    issued_at: UtcTime,
+    algorithm: String,
+    #[serde(default)]
+    public_key: Option<String>,
+    signature: String,
+}
+
+const ALGORITHM: &str = "Ed25519";
+
+/// `GET /v1/audit_logs/digest`: where the account's chain stands, signed.
+async fn digest(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<DigestView>, ApiError> {
+    let head = state.store.audit_head(principal.account()).await?;
+    let digest = ChainDigest {
+        account_id: principal.account(),
+        entries: head.entries,
+        head: head.head,
+        last_id: head.last_id,
+        issued_at: UtcTime::now(),
+    };
+    let key = &state.config.digest_key;
+    Ok(Json(DigestView {
+        account_id: digest.account_id.to_string(),
+        entries: digest.entries,
+        head_hash: digest.head.to_hex(),
+        signature: BASE64.encode(key.sign(&digest)),
+        public_key: Some(BASE64.encode(key.public_key().to_bytes())),
+        algorithm: ALGORITHM.to_owned(),
+        last_id: digest.last_id,
+        issued_at: digest.issued_at,
     }))
+}
+
+/// `POST /v1/audit_logs/verify` with a digest: checks its signature, then that the chain
+/// still passes through the head it states.
+async fn verify_digest(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(view): JsonBody<DigestView>,
+) -> Result<Json<VerificationView>, ApiError> {
+    if view.account_id != principal.account().to_string() {
+        return Err(ApiError::invalid(
+            "field `accountId`",
+            "the digest is of another account than this key's",
+        ));
+    }
+    if !view.algorithm.eq_ignore_ascii_case(ALGORITHM) {
+        return Err(ApiError::invalid(
+            "field `algorithm`",
+            format!("expected {ALGORITHM}"),
+        ));
+    }
+    let head = ChainHash::from_hex(&view.head_hash)
+        .ok_or_else(|| ApiError::invalid("field `headHash`", "expected 64 hexadecimal digits"))?;
+    let signature = BASE64
+        .decode(view.signature.trim())
+        .map_err(|_| ApiError::invalid("field `signature`", "expected base64"))?;
+    let digest = ChainDigest {
+        account_id: principal.account(),
+        entries: view.entries,
+        head,
+        last_id: view.last_id,
+        issued_at: view.issued_at,
+    };
+    let public_key = state.config.digest_key.public_key();
+    let signed_by_us = view.public_key.as_deref().is_none_or(|given| {
+        BASE64
+            .decode(given.trim())
+            .is_ok_and(|given| given == public_key.to_bytes())
+    });
+    if !signed_by_us || !public_key.verifies(&digest, &signature) {
+        return Ok(Json(VerificationView {
+            checked: 0,
+            valid: false,
+            first_broken_id: None,
+            first_broken_seq: None,
+            reason: Some(
+                "the digest's signature is not this pipelog's: it was altered, or made elsewhere"
+                    .into(),
+            ),
+        }));
+    }
+    let verification = state
+        .store
+        .verify_audit(
+            principal.account(),
+            Some(ChainAnchor {
+                entries: digest.entries,
+                head: digest.head,
+            }),
+        )
+        .await?;
+    Ok(Json(verification.into()))
 }

@@ -5,6 +5,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use pipelog_core::api_key::RateLimit;
+use pipelog_core::audit_digest::DigestKey;
 
 /// Settings of a running server (the store's own are in `pipelog_store`).
 #[derive(Clone, Debug)]
@@ -18,6 +19,8 @@ pub struct ServerConfig {
     pub key_cache_ttl: Duration,
     /// How long shutdown waits for in-flight requests before dropping them.
     pub shutdown_grace: Duration,
+    /// The key audit digests are signed with. `pipelog serve` keeps it in the data dir.
+    pub digest_key: DigestKey,
 }
 
 impl ServerConfig {
@@ -35,6 +38,7 @@ impl Default for ServerConfig {
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             key_cache_ttl: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
+            digest_key: DigestKey::generate(),
         }
     }
 }

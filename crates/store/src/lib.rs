@@ -11,7 +11,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use pipelog_core::api_key::{ApiKey, KeyHash, NewApiKey};
-use pipelog_core::audit::{AuditEntry, AuditId, NewAuditEntry};
+use pipelog_core::audit::{AuditEntry, AuditId, ChainHash, NewAuditEntry};
 use pipelog_core::execution::{Execution, ExecutionStatus, FinalStatus, LaunchExecution};
 use pipelog_core::find_query::FindQuery;
 use pipelog_core::ids::{AccountId, AccountName, Cid, ExecutionId, JobKey, KeyId};
@@ -85,6 +85,23 @@ pub struct ChainVerification {
     pub checked: u64,
     /// The first link that is not, if any.
     pub broken: Option<BrokenLink>,
+}
+
+/// Where an account's chain stands: what a digest states.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainHead {
+    pub entries: u64,
+    /// The last entry's hash; all zeros for an empty chain.
+    pub head: ChainHash,
+    pub last_id: Option<AuditId>,
+}
+
+/// A position a verified chain must pass through: after `entries` entries, the hash
+/// `head` (taken from a digest kept elsewhere).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainAnchor {
+    pub entries: u64,
+    pub head: ChainHash,
 }
 
 /// Where a chain breaks.
@@ -223,8 +240,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         page: AuditPageRequest,
     ) -> Result<Page<AuditEntry>, StoreError>;
 
-    /// Recomputes the account's audit chain and reports the first broken link.
-    async fn verify_audit(&self, account: AccountId) -> Result<ChainVerification, StoreError>;
+    /// Where the account's audit chain stands now.
+    async fn audit_head(&self, account: AccountId) -> Result<ChainHead, StoreError>;
+
+    /// Recomputes the account's audit chain and reports the first broken link. With an
+    /// anchor, the chain must also pass through it: after `entries` entries, reach its hash.
+    async fn verify_audit(
+        &self,
+        account: AccountId,
+        anchor: Option<ChainAnchor>,
+    ) -> Result<ChainVerification, StoreError>;
 
     /// Every account, with its name, oldest first: for checks that cover the whole store.
     async fn accounts(&self) -> Result<Vec<(AccountId, AccountName)>, StoreError>;

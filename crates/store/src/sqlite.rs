@@ -32,8 +32,8 @@ use rusqlite::Connection;
 use tokio::sync::watch;
 
 use crate::{
-    Appended, AuditPageRequest, ChainVerification, ExecutionFilter, KeyScope, LogPage, LogTarget,
-    RecordedAudit, Store, StoreError,
+    Appended, AuditPageRequest, ChainAnchor, ChainHead, ChainVerification, ExecutionFilter,
+    KeyScope, LogPage, LogTarget, RecordedAudit, Store, StoreError,
 };
 use readers::Readers;
 use writer::Writer;
@@ -146,6 +146,12 @@ fn open_connection(
     };
     connection.pragma_update(None, "synchronous", synchronous)?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
+    // Savepoints copy each page they first touch into a sub-journal: in memory, not in a
+    // temporary file written page by page.
+    connection.pragma_update(None, "temp_store", "MEMORY")?;
+    // 64 MiB of page cache per connection (SQLite's default is 2 MiB), so the inner pages of
+    // the indexes stay in memory as the file grows.
+    connection.pragma_update(None, "cache_size", -65536)?;
     if role == Role::Reader {
         connection.pragma_update(None, "query_only", "ON")?;
     }
@@ -344,9 +350,19 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn verify_audit(&self, account: AccountId) -> Result<ChainVerification, StoreError> {
+    async fn audit_head(&self, account: AccountId) -> Result<ChainHead, StoreError> {
         self.readers
-            .read(move |connection| audit::verify(connection, account))
+            .read(move |connection| audit::head(connection, account))
+            .await
+    }
+
+    async fn verify_audit(
+        &self,
+        account: AccountId,
+        anchor: Option<ChainAnchor>,
+    ) -> Result<ChainVerification, StoreError> {
+        self.readers
+            .read(move |connection| audit::verify(connection, account, anchor))
             .await
     }
 

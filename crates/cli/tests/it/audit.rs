@@ -25,6 +25,26 @@ async fn verify_reports_intact_chains_and_names_a_tampered_entry() {
             .unwrap();
         ids.push(recorded["id"].as_str().unwrap().to_owned());
     }
+    let digest: serde_json::Value = client
+        .get(server.url("/v1/audit_logs/digest"))
+        .header("X-Api-Key", CHOSEN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let digest_file = dir.path().join("kept-digest.json");
+    std::fs::write(&digest_file, digest.to_string()).unwrap();
+    let digest_file = digest_file.to_str().unwrap().to_owned();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key_file = dir.path().join("audit-digest.key");
+        let mode = std::fs::metadata(key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the signing key is its owner's alone");
+    }
+
     // Beside the running server.
     let intact = run(&["audit", "verify", "--data-dir", &data_dir], &[]);
     let stdout = String::from_utf8_lossy(&intact.stdout);
@@ -33,6 +53,39 @@ async fn verify_reports_intact_chains_and_names_a_tampered_entry() {
         stdout.contains("account `default`: 4 entries checked, chain intact"),
         "{stdout}"
     );
+    let held = run(
+        &[
+            "audit",
+            "verify",
+            "--data-dir",
+            &data_dir,
+            "--digest",
+            &digest_file,
+        ],
+        &[],
+    );
+    assert!(
+        held.status.success(),
+        "{}",
+        String::from_utf8_lossy(&held.stderr)
+    );
+    let mut forged = digest.clone();
+    forged["entries"] = json!(2);
+    let forged_file = dir.path().join("forged-digest.json");
+    std::fs::write(&forged_file, forged.to_string()).unwrap();
+    let refused = run(
+        &[
+            "audit",
+            "verify",
+            "--data-dir",
+            &data_dir,
+            "--digest",
+            forged_file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("signature is not this data dir's"));
     assert!(server.terminate().success());
 
     let database = rusqlite::Connection::open(dir.path().join("pipelog.db")).unwrap();
@@ -64,6 +117,18 @@ async fn verify_reports_intact_chains_and_names_a_tampered_entry() {
         )),
         "{stdout}"
     );
+    let with_digest = run(
+        &[
+            "audit",
+            "verify",
+            "--data-dir",
+            &data_dir,
+            "--digest",
+            &digest_file,
+        ],
+        &[],
+    );
+    assert_eq!(with_digest.status.code(), Some(1));
     let unknown = run(
         &[
             "audit",

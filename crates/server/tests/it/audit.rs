@@ -580,3 +580,75 @@ async fn audit_logs_stay_in_their_account_and_need_their_permissions() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_digests_are_checked_later() {
+    let app = TestApp::spawn().await;
+    let key = app
+        .key("acme", &["AUDIT_LOGS_READ", "AUDIT_LOGS_WRITE"])
+        .await;
+    expect_status(
+        app.post("/v1/audit_logs", &key, seed_entry()).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let digest = expect_status(app.get("/v1/audit_logs/digest", &key).await, StatusCode::OK).await;
+    assert_eq!(digest["entries"], 2);
+    assert_eq!(digest["algorithm"], "Ed25519");
+    assert_eq!(digest["headHash"].as_str().unwrap().len(), 64);
+    for field in ["accountId", "lastId", "issuedAt", "publicKey", "signature"] {
+        assert!(digest[field].is_string(), "{field}: {digest}");
+    }
+
+    // Later, with more entries, the kept digest still holds.
+    expect_status(
+        app.post("/v1/audit_logs", &key, seed_entry()).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let checked = expect_status(
+        app.post("/v1/audit_logs/verify", &key, digest.clone())
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        checked,
+        json!({"checked": 3, "valid": true, "firstBrokenId": null})
+    );
+
+    // A digest someone altered does not.
+    let mut altered = digest.clone();
+    altered["entries"] = json!(1);
+    let refused = expect_status(
+        app.post("/v1/audit_logs/verify", &key, altered).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(refused["valid"], false);
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("signature is not this pipelog's")
+    );
+
+    // Another account cannot use it.
+    let other = app.key("initech", &["AUDIT_LOGS_READ"]).await;
+    expect_error(
+        app.post("/v1/audit_logs/verify", &other, digest.clone())
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid field `accountId`: the digest is of another account",
+    )
+    .await;
+    let mut garbled = digest;
+    garbled["headHash"] = json!("xyz");
+    expect_error(
+        app.post("/v1/audit_logs/verify", &key, garbled).await,
+        StatusCode::BAD_REQUEST,
+        "invalid field `headHash`: expected 64 hexadecimal digits",
+    )
+    .await;
+    app.stop().await;
+}

@@ -20,7 +20,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde_json::{Map, Value};
 
 use super::columns::{corrupt, parsed, time};
-use crate::{AuditPageRequest, BrokenLink, ChainVerification, RecordedAudit, StoreError};
+use crate::{
+    AuditPageRequest, BrokenLink, ChainAnchor, ChainHead, ChainVerification, RecordedAudit,
+    StoreError,
+};
 
 /// How many bytes of a folded string its term keeps.
 const TERM_BYTES: usize = 256;
@@ -511,12 +514,48 @@ pub(super) fn find(
     Ok(Page::from_overfetch(items, request.size))
 }
 
+/// Where the account's chain stands now.
+pub(super) fn head(connection: &Connection, account: AccountId) -> Result<ChainHead, StoreError> {
+    let (entries, head) = chain_head(connection, account)?;
+    let last_id = match entries.checked_sub(1) {
+        None => None,
+        Some(seq) => connection
+            .prepare_cached(
+                "SELECT public_id FROM audit_entries WHERE account_id = ?1 AND seq = ?2",
+            )?
+            .query_row(params![account.get(), seq], |row| {
+                parsed(row, 0, AuditId::parse)
+            })
+            .optional()?,
+    };
+    Ok(ChainHead {
+        entries,
+        head,
+        last_id,
+    })
+}
+
 /// Recomputes an account's chain from its first entry, hashing each entry's columns as
-/// they are stored, and compares every stored hash.
+/// they are stored, and compares every stored hash; with an anchor, also checks that the
+/// chain passes through it.
 pub(super) fn verify(
     connection: &Connection,
     account: AccountId,
+    anchor: Option<ChainAnchor>,
 ) -> Result<ChainVerification, StoreError> {
+    if let Some(anchor) = anchor
+        && anchor.entries == 0
+        && anchor.head != ChainHash::GENESIS
+    {
+        return Ok(ChainVerification {
+            checked: 0,
+            broken: Some(BrokenLink {
+                id: None,
+                seq: 0,
+                reason: "the digest states an empty chain with a non-empty head".into(),
+            }),
+        });
+    }
     let mut statement = connection.prepare(
         "SELECT seq, public_id, time_generated, recorded_at, entity_type, event_type, version, \
              details, hash FROM audit_entries WHERE account_id = ?1 ORDER BY seq",
@@ -560,6 +599,40 @@ pub(super) fn verify(
         }
         previous = expected;
         checked += 1;
+        if let Some(anchor) = anchor
+            && anchor.entries == checked
+            && anchor.head != previous
+        {
+            // Every hash is consistent, yet not the chain the digest saw: history up to
+            // here was rewritten, hashes and all.
+            return Ok(ChainVerification {
+                checked: 0,
+                broken: Some(BrokenLink {
+                    id: AuditId::parse(&id).ok(),
+                    seq,
+                    reason: format!(
+                        "the chain up to this entry no longer matches the digest of its first {} entries: \
+                         entries up to here were rewritten along with their hashes",
+                        anchor.entries
+                    ),
+                }),
+            });
+        }
+    }
+    if let Some(anchor) = anchor
+        && anchor.entries > checked
+    {
+        return Ok(ChainVerification {
+            checked,
+            broken: Some(BrokenLink {
+                id: None,
+                seq: checked,
+                reason: format!(
+                    "the digest covers {} entries but the chain now holds {checked}",
+                    anchor.entries
+                ),
+            }),
+        });
     }
     let (next_seq, head) = chain_head(connection, account)?;
     if next_seq != checked || head != previous {

@@ -46,6 +46,7 @@ macro_rules! every_suite_test {
             audit::pipelog_records_job_and_key_events_with_the_change,
             audit::finds_stay_in_their_account,
             audit::chains_verify_per_account,
+            audit::anchors_hold_the_chain_to_its_past,
             audit_model::finds_agree_with_the_evaluator,
         );
     };
@@ -58,4 +59,9 @@ mod sqlite {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_writes_survive_reopening() {
     backends::sqlite_writes_survive_reopening().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_rewritten_history_passes_the_chain_but_not_a_digest() {
+    backends::sqlite_a_rewritten_history_passes_the_chain_but_not_a_digest().await;
 }

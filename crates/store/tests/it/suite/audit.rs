@@ -1,5 +1,6 @@
 //! Audit entries: recording, idempotency, pipelog's own events, finding, chains.
 
+use pipelog_core::audit::ChainHash;
 use pipelog_core::audit::{AuditDetails, AuditEntry, AuditId, NewAuditEntry};
 use pipelog_core::execution::FinalStatus;
 use pipelog_core::find_query::FindQuery;
@@ -8,7 +9,7 @@ use pipelog_core::log_entry::{LogLine, LogMessage};
 use pipelog_core::paging::PageLimit;
 use pipelog_core::permission::PermissionSet;
 use pipelog_core::time::UtcTime;
-use pipelog_store::{AuditPageRequest, KeyScope, LogTarget, Store, StoreError};
+use pipelog_store::{AuditPageRequest, ChainAnchor, KeyScope, LogTarget, Store, StoreError};
 use serde_json::{Value, json};
 
 use super::{launch_request, new_key, some_account};
@@ -131,7 +132,10 @@ pub async fn a_client_id_makes_a_retry_harmless(store: &dyn Store) {
     // Another account may use the same id for its own entry.
     let other = some_account(store, "initech").await;
     assert!(store.record_audit(other, entry).await.unwrap().created);
-    assert_eq!(store.verify_audit(account).await.unwrap().broken, None);
+    assert_eq!(
+        store.verify_audit(account, None).await.unwrap().broken,
+        None
+    );
 }
 
 pub async fn pipelog_records_job_and_key_events_with_the_change(store: &dyn Store) {
@@ -229,7 +233,7 @@ pub async fn pipelog_records_job_and_key_events_with_the_change(store: &dyn Stor
     );
     assert_eq!(entries[9].details.as_map()["keyId"], made.id.to_string());
 
-    let verified = store.verify_audit(account).await.unwrap();
+    let verified = store.verify_audit(account, None).await.unwrap();
     assert_eq!(verified.checked, entries.len() as u64);
     assert_eq!(verified.broken, None);
 }
@@ -282,7 +286,7 @@ pub async fn chains_verify_per_account(store: &dyn Store) {
             .unwrap();
     }
     for account in [acme, initech] {
-        let verified = store.verify_audit(account).await.unwrap();
+        let verified = store.verify_audit(account, None).await.unwrap();
         assert_eq!(verified.broken, None);
         assert_eq!(
             verified.checked,
@@ -306,4 +310,82 @@ pub async fn chains_verify_per_account(store: &dyn Store) {
             .iter()
             .any(|(id, name)| *id == acme && name.as_str() == "acme")
     );
+}
+
+pub async fn anchors_hold_the_chain_to_its_past(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    for n in 0..4 {
+        store
+            .record_audit(
+                account,
+                new_entry("item.update", "2025-02-21T14:58:15Z", json!({"n": n})),
+            )
+            .await
+            .unwrap();
+    }
+    let head = store.audit_head(account).await.unwrap();
+    assert_eq!(head.entries, 5, "the key.create and four entries");
+    let newest = everything(store, account).await;
+    assert_eq!(
+        head.last_id.as_ref(),
+        newest
+            .iter()
+            .find(|entry| entry.seq == 4)
+            .map(|entry| &entry.id)
+    );
+    let anchor = ChainAnchor {
+        entries: head.entries,
+        head: head.head,
+    };
+    store
+        .record_audit(
+            account,
+            new_entry("item.update", "2025-02-21T14:58:16Z", json!({"n": 4})),
+        )
+        .await
+        .unwrap();
+    // The chain grew; it still passes through the anchor.
+    let verified = store.verify_audit(account, Some(anchor)).await.unwrap();
+    assert_eq!((verified.checked, verified.broken), (6, None));
+
+    let wrong = ChainAnchor {
+        entries: 3,
+        head: ChainHash::from_bytes([9; 32]),
+    };
+    let broken = store
+        .verify_audit(account, Some(wrong))
+        .await
+        .unwrap()
+        .broken
+        .unwrap();
+    assert_eq!(broken.seq, 2);
+    assert!(
+        broken.reason.contains("no longer matches the digest"),
+        "{}",
+        broken.reason
+    );
+
+    let beyond = ChainAnchor {
+        entries: 99,
+        head: anchor.head,
+    };
+    let broken = store
+        .verify_audit(account, Some(beyond))
+        .await
+        .unwrap()
+        .broken
+        .unwrap();
+    assert!(
+        broken
+            .reason
+            .contains("covers 99 entries but the chain now holds 6"),
+        "{}",
+        broken.reason
+    );
+
+    let empty = store
+        .audit_head(some_account(store, "initech").await)
+        .await
+        .unwrap();
+    assert_eq!(empty.entries, 1);
 }
