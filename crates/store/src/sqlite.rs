@@ -60,6 +60,10 @@ pub struct SqliteOptions {
     pub max_readers: usize,
     /// Writes that may wait for the writer. Past this, writes fail with `Overloaded`.
     pub write_queue_capacity: usize,
+    /// An audit find test whose index terms match fewer entries than this reads those
+    /// entries first; above it, entries are read newest first and evaluated until the page
+    /// is full. Either way the answer is the same; only the cost differs.
+    pub audit_driving_terms: usize,
 }
 
 impl Default for SqliteOptions {
@@ -68,6 +72,7 @@ impl Default for SqliteOptions {
             durability: Durability::Full,
             max_readers: 8,
             write_queue_capacity: 4096,
+            audit_driving_terms: 5000,
         }
     }
 }
@@ -76,6 +81,7 @@ impl Default for SqliteOptions {
 #[derive(Debug)]
 pub struct SqliteStore {
     path: PathBuf,
+    audit_driving_terms: usize,
     writer: Writer,
     readers: Readers,
     queued: watch::Sender<u64>,
@@ -97,6 +103,7 @@ impl SqliteStore {
         let writer = Writer::start(connection, options.write_queue_capacity)?;
         let readers = Readers::new(path.clone(), options.durability, options.max_readers);
         Ok(SqliteStore {
+            audit_driving_terms: options.audit_driving_terms,
             path,
             writer,
             readers,
@@ -345,8 +352,11 @@ impl Store for SqliteStore {
         query: Option<FindQuery>,
         page: AuditPageRequest,
     ) -> Result<Page<AuditEntry>, StoreError> {
+        let driving_terms = self.audit_driving_terms;
         self.readers
-            .read(move |connection| audit::find(connection, account, query.as_ref(), page))
+            .read(move |connection| {
+                audit::find(connection, account, query.as_ref(), page, driving_terms)
+            })
             .await
     }
 

@@ -221,11 +221,56 @@ fn by_id(
         .optional()?)
 }
 
-/// SQL conditions on `e` that a query implies, with their parameters.
+/// Conditions a query implies: on the entry's own columns (`e`), and on the terms of one
+/// path each.
 #[derive(Debug, Default)]
 struct Narrowing {
     conditions: Vec<String>,
     values: Vec<SqlValue>,
+    terms: Vec<TermCondition>,
+}
+
+/// Entries with a term at `path` meeting `condition`, which continues
+/// `SELECT entry FROM audit_terms WHERE account_id = ? AND path = ?`.
+#[derive(Debug)]
+struct TermCondition {
+    path: String,
+    condition: String,
+    values: Vec<SqlValue>,
+}
+
+impl TermCondition {
+    fn subquery(&self) -> String {
+        format!(
+            "SELECT entry FROM audit_terms WHERE account_id = ? AND path = ?{}",
+            self.condition
+        )
+    }
+
+    fn parameters(&self, account: AccountId) -> Vec<SqlValue> {
+        let mut all = vec![
+            SqlValue::Integer(account.get()),
+            SqlValue::Text(self.path.clone()),
+        ];
+        all.extend(self.values.iter().cloned());
+        all
+    }
+
+    /// How many entries it holds, counting no further than `limit`: one bounded range of
+    /// the terms index.
+    fn count_up_to(
+        &self,
+        connection: &Connection,
+        account: AccountId,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let mut parameters = self.parameters(account);
+        parameters.push(SqlValue::Integer(limit as i64));
+        let sql = format!("SELECT count(*) FROM ({} LIMIT ?)", self.subquery());
+        Ok(connection
+            .prepare_cached(&sql)?
+            .query_row(params_from_iter(parameters), |row| row.get(0))?)
+    }
 }
 
 impl Narrowing {
@@ -239,44 +284,33 @@ impl Narrowing {
     }
 
     /// Entries with a term at `path` meeting `condition` (over the column `term`).
-    fn terms(&mut self, account: AccountId, path: String, condition: &str, values: Vec<SqlValue>) {
-        let mut all = vec![SqlValue::Integer(account.get()), SqlValue::Text(path)];
-        all.extend(values);
-        self.push(
-            format!(
-                "e.id IN (SELECT entry FROM audit_terms WHERE account_id = ? AND path = ?{condition})"
-            ),
-            all,
-        );
+    fn terms(&mut self, path: String, condition: &str, values: Vec<SqlValue>) {
+        self.terms.push(TermCondition {
+            path,
+            condition: condition.to_owned(),
+            values,
+        });
     }
 
     /// Derives what SQL can check for each part of the query that must hold.
-    fn derive(query: &FindQuery, account: AccountId) -> Narrowing {
+    fn derive(query: &FindQuery) -> Narrowing {
         let mut narrowing = Narrowing::default();
         for node in query.root().conjuncts() {
             if let Node::Test(test) = node {
-                narrowing.add(account, &test.field, &test.operator, test.case_sensitive);
+                narrowing.add(&test.field, &test.operator, test.case_sensitive);
             }
         }
         narrowing
     }
 
-    fn add(
-        &mut self,
-        account: AccountId,
-        field: &Field,
-        operator: &Operator,
-        case_sensitive: bool,
-    ) {
+    fn add(&mut self, field: &Field, operator: &Operator, case_sensitive: bool) {
         match field {
             Field::TimeGenerated => self.add_time(operator),
             Field::Type => self.add_folded("e.event_type_folded", operator),
             Field::EntityType => self.add_folded("e.entity_type_folded", operator),
             Field::Version => {}
-            Field::Id => self.add_terms(account, "id".to_owned(), operator, case_sensitive),
-            Field::Details(path) => {
-                self.add_terms(account, format!(".{path}"), operator, case_sensitive)
-            }
+            Field::Id => self.add_terms("id".to_owned(), operator, case_sensitive),
+            Field::Details(path) => self.add_terms(format!(".{path}"), operator, case_sensitive),
         }
     }
 
@@ -346,31 +380,24 @@ impl Narrowing {
         }
     }
 
-    fn add_terms(
-        &mut self,
-        account: AccountId,
-        path: String,
-        operator: &Operator,
-        case_sensitive: bool,
-    ) {
+    fn add_terms(&mut self, path: String, operator: &Operator, case_sensitive: bool) {
         let term = |scalar: &Scalar| match scalar {
             Scalar::Text(text) => SqlValue::Text(text_term(text)),
             Scalar::Number(number) => SqlValue::Real(*number),
             Scalar::Bool(_) | Scalar::Null | Scalar::Time(_) => presence(),
         };
         match operator {
-            Operator::Eq(scalar) => self.terms(account, path, " AND term = ?", vec![term(scalar)]),
+            Operator::Eq(scalar) => self.terms(path, " AND term = ?", vec![term(scalar)]),
             Operator::In(scalars) if !scalars.is_empty() => {
                 let values: Vec<SqlValue> = scalars.iter().map(term).collect();
                 let condition = format!(" AND term IN ({})", Narrowing::placeholders(values.len()));
-                self.terms(account, path, &condition, values);
+                self.terms(path, &condition, values);
             }
             Operator::StartsWith(prefix) => {
                 let folded = fold(prefix);
                 if folded.len() > TERM_BYTES {
                     // A string that starts with it has exactly its cut as its term.
                     self.terms(
-                        account,
                         path,
                         " AND term = ?",
                         vec![SqlValue::Text(text_term(prefix))],
@@ -378,14 +405,12 @@ impl Narrowing {
                 } else {
                     match prefix_end(&folded) {
                         Some(end) => self.terms(
-                            account,
                             path,
                             " AND term >= ? AND term < ?",
                             vec![SqlValue::Text(folded), SqlValue::Text(end)],
                         ),
                         // Only strings have text terms, and only text sorts at or after ''.
                         None => self.terms(
-                            account,
                             path,
                             " AND term >= ? AND term < ?",
                             vec![SqlValue::Text(folded), presence()],
@@ -397,7 +422,6 @@ impl Narrowing {
             | Operator::GreaterOrEqual(Scalar::Number(number)) => {
                 // Only numbers and numeric strings compare with a number.
                 self.terms(
-                    account,
                     path,
                     " AND term >= ? AND term < ''",
                     vec![SqlValue::Real(*number)],
@@ -405,12 +429,7 @@ impl Narrowing {
             }
             Operator::Less(Scalar::Number(number))
             | Operator::LessOrEqual(Scalar::Number(number)) => {
-                self.terms(
-                    account,
-                    path,
-                    " AND term <= ?",
-                    vec![SqlValue::Real(*number)],
-                );
+                self.terms(path, " AND term <= ?", vec![SqlValue::Real(*number)]);
             }
             Operator::Greater(Scalar::Text(text))
             | Operator::GreaterOrEqual(Scalar::Text(text))
@@ -419,7 +438,6 @@ impl Narrowing {
                 // Strings that fold to at least the query; a term is a prefix of its
                 // string's folded form, so it is at least the query's term.
                 self.terms(
-                    account,
                     path,
                     " AND term >= ? AND term < ?",
                     vec![SqlValue::Text(text_term(text)), presence()],
@@ -429,7 +447,6 @@ impl Narrowing {
                 if !case_sensitive && numeric(text).is_none() =>
             {
                 self.terms(
-                    account,
                     path,
                     " AND term >= '' AND term <= ?",
                     vec![SqlValue::Text(fold(text))],
@@ -440,7 +457,7 @@ impl Narrowing {
             | Operator::GreaterOrEqual(_)
             | Operator::Less(_)
             | Operator::LessOrEqual(_)
-            | Operator::Exists(true) => self.terms(account, path, "", Vec::new()),
+            | Operator::Exists(true) => self.terms(path, "", Vec::new()),
             Operator::In(_) | Operator::NotEq(_) | Operator::NotIn(_) | Operator::Exists(false) => {
             }
         }
@@ -465,32 +482,80 @@ fn prefix_end(prefix: &str) -> Option<String> {
     None
 }
 
+/// The SQL that lists a find's candidates, newest first, with its parameters: the
+/// narrowing's own conditions, and the entries of the `driving` term conditions. The first
+/// driving set is the outer loop (SQLite always puts the left side of a `CROSS JOIN`
+/// outside): its few entries are fetched by rowid and sorted. Without driving sets, the
+/// entries are read in result order from an index and the page fills as it goes.
+/// Without a query, SQL pages by itself (`LIMIT`, `OFFSET`); with one, the caller pages
+/// what the evaluator keeps.
+fn find_sql(
+    account: AccountId,
+    narrowing: &Narrowing,
+    driving: &[&TermCondition],
+    sql_pages: Option<AuditPageRequest>,
+) -> (String, Vec<SqlValue>) {
+    let mut values = Vec::new();
+    let mut sql = match driving.split_first() {
+        None => format!("SELECT {ENTRY_COLUMNS} FROM audit_entries e WHERE e.account_id = ?"),
+        Some((first, _)) => {
+            values.extend(first.parameters(account));
+            format!(
+                "SELECT {ENTRY_COLUMNS} FROM (SELECT DISTINCT entry FROM ({})) AS driver \
+                 CROSS JOIN audit_entries e ON e.id = driver.entry WHERE e.account_id = ?",
+                first.subquery()
+            )
+        }
+    };
+    values.push(SqlValue::Integer(account.get()));
+    for condition in &narrowing.conditions {
+        sql.push_str(" AND ");
+        sql.push_str(condition);
+    }
+    values.extend(narrowing.values.iter().cloned());
+    for terms in driving.iter().skip(1) {
+        sql.push_str(&format!(" AND e.id IN ({})", terms.subquery()));
+        values.extend(terms.parameters(account));
+    }
+    sql.push_str(" ORDER BY e.time_generated DESC, e.public_id DESC");
+    if let Some(request) = sql_pages {
+        let size = i64::from(request.size.get());
+        let skip = i64::try_from(request.page)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(size);
+        sql.push_str(" LIMIT ? OFFSET ?");
+        values.push(SqlValue::Integer(size + 1));
+        values.push(SqlValue::Integer(skip));
+    }
+    (sql, values)
+}
+
 /// One page of the entries `query` matches (all entries without one), newest first.
 pub(super) fn find(
     connection: &Connection,
     account: AccountId,
     query: Option<&FindQuery>,
     request: AuditPageRequest,
+    driving_terms: usize,
 ) -> Result<Page<AuditEntry>, StoreError> {
     let size = request.size.get() as usize;
     let skip = request.page.saturating_mul(size as u64);
-    let narrowing = query.map_or_else(Narrowing::default, |query| {
-        Narrowing::derive(query, account)
-    });
-    let mut sql = format!("SELECT {ENTRY_COLUMNS} FROM audit_entries e WHERE e.account_id = ?");
-    for condition in &narrowing.conditions {
-        sql.push_str(" AND ");
-        sql.push_str(condition);
+    let narrowing = query.map_or_else(Narrowing::default, Narrowing::derive);
+    let mut driving = Vec::new();
+    for terms in &narrowing.terms {
+        // A set holding fewer than `driving_terms` entries drives: its entries are read,
+        // sorted and evaluated. A larger one is left to the evaluator while entries are
+        // read in result order, where a page fills long before such a set is read whole.
+        let count = terms.count_up_to(connection, account, driving_terms)?;
+        if count < driving_terms {
+            driving.push((count, terms));
+        }
     }
-    sql.push_str(" ORDER BY e.time_generated DESC, e.public_id DESC");
-    let mut values = vec![SqlValue::Integer(account.get())];
-    values.extend(narrowing.values);
-    if query.is_none() {
-        // Nothing to evaluate: SQL pages by itself.
-        sql.push_str(" LIMIT ? OFFSET ?");
-        values.push(SqlValue::Integer(size as i64 + 1));
-        values.push(SqlValue::Integer(i64::try_from(skip).unwrap_or(i64::MAX)));
-    }
+    // The smallest set drives; the other small ones filter.
+    driving.sort_by_key(|(count, _)| *count);
+    let driving: Vec<&TermCondition> = driving.into_iter().map(|(_, terms)| terms).collect();
+    let sql_pages = query.is_none().then_some(request);
+    let (sql, values) = find_sql(account, &narrowing, &driving, sql_pages);
     let mut statement = connection.prepare(&sql)?;
     let mut rows = statement.query(params_from_iter(values))?;
     let mut skipped = 0_u64;
@@ -691,6 +756,97 @@ mod tests {
         let term = text_term(&long);
         assert!(term.len() <= TERM_BYTES && term.len() > TERM_BYTES - 2);
         assert!(long.starts_with(&term));
+    }
+
+    /// The query plan of a find, its term conditions driving it or not.
+    fn plan(query: Value, drive_by_terms: bool) -> String {
+        let mut connection = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut connection).unwrap();
+        let query = FindQuery::parse(&query).unwrap();
+        let narrowing = Narrowing::derive(&query);
+        let driving: Vec<&TermCondition> = if drive_by_terms {
+            narrowing.terms.iter().collect()
+        } else {
+            Vec::new()
+        };
+        let (sql, values) = find_sql(AccountId::new(1), &narrowing, &driving, None);
+        let rows: Vec<String> = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(params_from_iter(values), |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        rows.join("\n")
+    }
+
+    #[test]
+    fn the_seeds_finds_read_the_entity_type_and_time_index_in_order() {
+        let simple = plan(
+            json!({"type": "eq", "caseSensitive": true, "field": "entityType", "value": "item"}),
+            false,
+        );
+        assert!(
+            simple.contains(
+                "USING INDEX audit_by_entity_type (account_id=? AND entity_type_folded=?)"
+            ),
+            "{simple}"
+        );
+        assert!(
+            !simple.contains("TEMP B-TREE"),
+            "no sort: the index gives the order\n{simple}"
+        );
+        let ranged = plan(
+            json!({"type": "and", "queries": [
+                {"type": "eq", "caseSensitive": true, "field": "entityType", "value": "item"},
+                {"type": "greaterOrEqual", "caseSensitive": true, "field": "timeGenerated", "value": "2025-02-21T14:58:15.584Z"}
+            ]}),
+            false,
+        );
+        assert!(
+            ranged.contains(
+                "USING INDEX audit_by_entity_type (account_id=? AND entity_type_folded=? AND time_generated>?)"
+            ),
+            "{ranged}"
+        );
+        let by_type = plan(
+            json!({"type": "eq", "field": "type", "value": "job.end"}),
+            false,
+        );
+        assert!(by_type.contains("USING INDEX audit_by_type"), "{by_type}");
+    }
+
+    #[test]
+    fn selective_terms_drive_the_find_and_broad_ones_leave_it_in_order() {
+        let query = json!({"type": "and", "queries": [
+            {"type": "eq", "field": "details.itemId", "value": "6588231"},
+            {"type": "eq", "field": "type", "value": "item.update"}
+        ]});
+        let driven = plan(query.clone(), true);
+        assert!(
+            driven.contains("audit_terms USING PRIMARY KEY (account_id=? AND path=? AND term=?)"),
+            "{driven}"
+        );
+        assert!(
+            driven.contains("SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"),
+            "entries fetched by rowid\n{driven}"
+        );
+        assert!(
+            driven.find("audit_terms") < driven.find("SEARCH e"),
+            "the terms are the outer loop\n{driven}"
+        );
+        let in_order = plan(query, false);
+        assert!(!in_order.contains("audit_terms"), "{in_order}");
+        assert!(in_order.contains("USING INDEX audit_by_type"), "{in_order}");
+        assert!(!in_order.contains("TEMP B-TREE"), "{in_order}");
+        let search = plan(
+            json!({"type": "search", "field": "details.name", "value": "RETAIL"}),
+            true,
+        );
+        assert!(
+            search.contains("audit_terms USING PRIMARY KEY (account_id=? AND path=?)"),
+            "{search}"
+        );
     }
 
     #[test]

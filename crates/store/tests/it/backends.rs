@@ -31,9 +31,21 @@ impl SqliteFixture {
 }
 
 pub fn sqlite() -> SqliteFixture {
+    sqlite_with(SqliteOptions::default())
+}
+
+pub fn sqlite_with(options: SqliteOptions) -> SqliteFixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap();
+    let store = SqliteStore::open(dir.path(), options).unwrap();
     SqliteFixture { store, _dir: dir }
+}
+
+/// A store whose audit finds never start from index terms: the other of the two plans.
+pub fn sqlite_reading_in_order() -> SqliteFixture {
+    sqlite_with(SqliteOptions {
+        audit_driving_terms: 0,
+        ..SqliteOptions::default()
+    })
 }
 
 pub async fn sqlite_writes_survive_reopening() {

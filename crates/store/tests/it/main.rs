@@ -56,6 +56,15 @@ mod sqlite {
     every_suite_test!(crate::backends::sqlite);
 }
 
+/// The property test again, with finds that never start from index terms (in the suite,
+/// its small datasets always do).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_finds_agree_with_the_evaluator_reading_in_order() {
+    let fixture = backends::sqlite_reading_in_order();
+    suite::audit_model::finds_agree_with_the_evaluator(fixture.store()).await;
+    fixture.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_writes_survive_reopening() {
     backends::sqlite_writes_survive_reopening().await;
