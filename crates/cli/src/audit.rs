@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Args, Subcommand};
 use pipelog_core::audit::{AuditId, ChainHash};
-use pipelog_core::audit_digest::ChainDigest;
+use pipelog_core::audit_digest::{ChainDigest, DigestKey};
 use pipelog_core::ids::{AccountId, AccountName};
 use pipelog_core::time::UtcTime;
 use pipelog_store::sqlite::SqliteStore;
@@ -78,8 +78,10 @@ fn read_digest(path: &Path, data_dir: &Path) -> anyhow::Result<(AccountId, Chain
         last_id: saved.last_id,
         issued_at: saved.issued_at,
     };
-    let key =
-        secrets::existing_digest_key(data_dir).context("cannot read the data dir's digest key")?;
+    let key = DigestKey::from_seed(
+        secrets::existing(data_dir, secrets::DIGEST_KEY_FILE)
+            .context("cannot read the data dir's digest key")?,
+    );
     anyhow::ensure!(
         key.public_key().verifies(&digest, &signature),
         "the digest's signature is not this data dir's: it was altered, or made elsewhere"

@@ -1,62 +1,58 @@
-//! Secrets pipelog keeps in its data dir, outside the database: files only their owner
-//! can read, made on first start.
+//! Secrets pipelog keeps in its data dir, outside the database: 32 random bytes each, as
+//! 64 hex digits in a file only its owner can read, made on first start.
 //!
-//! `audit-digest.key` holds the Ed25519 key audit digests are signed with (64 hex digits).
-//! It is apart from `pipelog.db` on purpose: someone able to rewrite the database but not
-//! to read this file cannot sign a digest of a rewritten history.
+//! - `audit-digest.key`: the Ed25519 key audit digests are signed with. It is apart from
+//!   `pipelog.db` on purpose: someone able to rewrite the database but not to read this
+//!   file cannot sign a digest of a rewritten history.
+//! - `download-links.key`: the HMAC key export download links are signed with.
 
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
-use pipelog_core::audit_digest::DigestKey;
 
-/// The file, in the data dir, that holds the digest signing key.
+/// The file holding the audit digest signing key.
 pub const DIGEST_KEY_FILE: &str = "audit-digest.key";
+/// The file holding the download link signing key.
+pub const LINK_KEY_FILE: &str = "download-links.key";
 
-fn digest_key_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(DIGEST_KEY_FILE)
-}
-
-/// The data dir's digest key, made (readable by its owner only) if there is none yet.
-pub fn load_or_create_digest_key(data_dir: &Path) -> anyhow::Result<DigestKey> {
-    let path = digest_key_path(data_dir);
-    match read_digest_key(&path) {
-        Ok(key) => return Ok(key),
+/// The secret in `file` of the data dir, made (readable by its owner only) if missing.
+pub fn load_or_create(data_dir: &Path, file: &str) -> anyhow::Result<[u8; 32]> {
+    let path = data_dir.join(file);
+    match read(&path) {
+        Ok(secret) => return Ok(secret),
         Err(error) if is_missing(&error) => {}
         Err(error) => return Err(error),
     }
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
-    let key = DigestKey::generate();
+    let mut secret = [0_u8; 32];
+    getrandom::fill(&mut secret).context("the operating system's random source failed")?;
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = match options.open(&path) {
-        Ok(file) => file,
+    let mut handle = match options.open(&path) {
+        Ok(handle) => handle,
         // Another process made it first: use theirs.
-        Err(error) if error.kind() == ErrorKind::AlreadyExists => return read_digest_key(&path),
+        Err(error) if error.kind() == ErrorKind::AlreadyExists => return read(&path),
         Err(error) => {
             return Err(error).with_context(|| format!("cannot create {}", path.display()));
         }
     };
-    let hex: String = key
-        .seed()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    file.write_all(format!("{hex}\n").as_bytes())
-        .and_then(|()| file.sync_all())
+    let hex: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
+    handle
+        .write_all(format!("{hex}\n").as_bytes())
+        .and_then(|()| handle.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    tracing::info!(path = %path.display(), "made the audit digest signing key");
-    Ok(key)
+    tracing::info!(path = %path.display(), "made a secret");
+    Ok(secret)
 }
 
-/// The data dir's digest key; an error if it has none.
-pub fn existing_digest_key(data_dir: &Path) -> anyhow::Result<DigestKey> {
-    read_digest_key(&digest_key_path(data_dir))
+/// The secret in `file` of the data dir; an error if there is none.
+pub fn existing(data_dir: &Path, file: &str) -> anyhow::Result<[u8; 32]> {
+    read(&data_dir.join(file))
 }
 
 fn is_missing(error: &anyhow::Error) -> bool {
@@ -65,21 +61,21 @@ fn is_missing(error: &anyhow::Error) -> bool {
         .is_some_and(|error| error.kind() == ErrorKind::NotFound)
 }
 
-fn read_digest_key(path: &Path) -> anyhow::Result<DigestKey> {
+fn read(path: &Path) -> anyhow::Result<[u8; 32]> {
     let mut text = String::new();
     File::open(path)
-        .and_then(|mut file| file.read_to_string(&mut text))
+        .and_then(|mut handle| handle.read_to_string(&mut text))
         .map_err(anyhow::Error::from)?;
     let hex = text.trim();
     if hex.len() != 64 || !hex.is_ascii() {
         bail!("{} does not hold a key (64 hex digits)", path.display());
     }
-    let mut seed = [0_u8; 32];
-    for (index, byte) in seed.iter_mut().enumerate() {
+    let mut secret = [0_u8; 32];
+    for (index, byte) in secret.iter_mut().enumerate() {
         *byte = u8::from_str_radix(&hex[index * 2..index * 2 + 2], 16)
             .with_context(|| format!("{} does not hold a key (64 hex digits)", path.display()))?;
     }
-    Ok(DigestKey::from_seed(seed))
+    Ok(secret)
 }
 
 #[cfg(test)]
@@ -87,15 +83,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_key_is_made_once_and_kept_private() {
+    fn a_secret_is_made_once_and_kept_private() {
         let dir = tempfile::tempdir().unwrap();
-        let made = load_or_create_digest_key(dir.path()).unwrap();
-        let again = load_or_create_digest_key(dir.path()).unwrap();
-        assert_eq!(made.public_key(), again.public_key());
-        assert_eq!(
-            existing_digest_key(dir.path()).unwrap().public_key(),
-            made.public_key()
-        );
+        let made = load_or_create(dir.path(), DIGEST_KEY_FILE).unwrap();
+        assert_eq!(load_or_create(dir.path(), DIGEST_KEY_FILE).unwrap(), made);
+        assert_eq!(existing(dir.path(), DIGEST_KEY_FILE).unwrap(), made);
+        assert_ne!(load_or_create(dir.path(), LINK_KEY_FILE).unwrap(), made);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -108,11 +101,11 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_or_damaged_key_is_an_error() {
+    fn a_missing_or_damaged_secret_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(existing_digest_key(dir.path()).is_err());
+        assert!(existing(dir.path(), DIGEST_KEY_FILE).is_err());
         std::fs::write(dir.path().join(DIGEST_KEY_FILE), "not a key\n").unwrap();
-        let error = load_or_create_digest_key(dir.path()).unwrap_err();
+        let error = load_or_create(dir.path(), DIGEST_KEY_FILE).unwrap_err();
         assert!(
             format!("{error:#}").contains("does not hold a key"),
             "{error:#}"

@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use pipelog_core::api_key::ApiKeySecret;
+use pipelog_core::audit_digest::DigestKey;
+use pipelog_server::UrlSigningKey;
 use pipelog_store::Store;
 use pipelog_store::sqlite::SqliteStore;
 use tracing_subscriber::filter::Targets;
@@ -39,7 +41,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             )
         })?;
     tracing::info!(path = %store.path().display(), "store open");
-    settings.server.digest_key = secrets::load_or_create_digest_key(&settings.store.data_dir)?;
+    let data_dir = &settings.store.data_dir;
+    settings.server.digest_key =
+        DigestKey::from_seed(secrets::load_or_create(data_dir, secrets::DIGEST_KEY_FILE)?);
+    settings.server.url_signing_key =
+        UrlSigningKey::from_bytes(secrets::load_or_create(data_dir, secrets::LINK_KEY_FILE)?);
+    settings.server.exports_dir = data_dir.join("exports");
     let store = Arc::new(store);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -58,6 +58,13 @@ pub struct ServeArgs {
     /// What the server logs to stderr, as `level` or `level,target=level` [default: info].
     #[arg(long, env = "PIPELOG_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// The address clients reach this server at, for the download links it hands out
+    /// (`https://logs.example.com`) [default: http:// and the request's Host].
+    #[arg(long, env = "PIPELOG_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Days of execution logs an account keeps unless it sets its own [default: forever].
+    #[arg(long, env = "PIPELOG_LOG_RETENTION_DAYS", value_name = "DAYS")]
+    pub log_retention_days: Option<u32>,
 }
 
 /// The config file: every key optional, unknown keys refused.
@@ -71,6 +78,8 @@ struct FileSettings {
     max_body_bytes: Option<usize>,
     shutdown_grace: Option<u64>,
     log: Option<String>,
+    public_url: Option<String>,
+    log_retention_days: Option<u32>,
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileSettings> {
@@ -142,8 +151,16 @@ impl ServeArgs {
                 .shutdown_grace
                 .or(file.shutdown_grace)
                 .map_or(defaults.shutdown_grace, Duration::from_secs),
+            public_url: self.public_url.clone().or(file.public_url.clone()),
+            default_log_retention_days: self.log_retention_days.or(file.log_retention_days),
             ..defaults
         };
+        if let Some(days) = server.default_log_retention_days {
+            anyhow::ensure!(
+                days >= 1,
+                "--log-retention-days must be at least 1 (leave it out to keep logs forever)"
+            );
+        }
         Ok(ServeSettings {
             store: store_settings(&self.store, &file),
             listen: match self.listen.or(file.listen) {

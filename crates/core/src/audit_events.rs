@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::api_key::{ApiKey, KeyRole, RateLimit};
 use crate::audit::{AuditDetails, NewAuditEntry};
 use crate::execution::{Execution, ExecutionStatus};
-use crate::ids::{KeyId, Label};
+use crate::ids::{AccountId, KeyId, Label};
 use crate::job::JobType;
 use crate::time::UtcTime;
 
@@ -191,6 +191,53 @@ pub fn key_create(key: &ApiKey, actor: Option<KeyId>) -> NewAuditEntry {
     )
 }
 
+/// `execution_logs.delete`: `actor` deleted the `deleted` stored lines of an execution.
+pub fn execution_logs_delete(
+    execution: &Execution,
+    deleted: u64,
+    actor: Option<KeyId>,
+    at: UtcTime,
+) -> NewAuditEntry {
+    let mut details = Map::new();
+    details.insert("accountId".into(), json!(execution.account_id.to_string()));
+    insert(&mut details, "userId", actor.map(|actor| actor.to_string()));
+    details.insert("jobId".into(), json!(execution.job.id.to_string()));
+    details.insert("jobInstanceId".into(), json!(execution.id.to_string()));
+    details.insert("deletedLines".into(), json!(deleted));
+    entry(
+        "execution_logs",
+        "execution_logs.delete",
+        OWN_EVENTS_VERSION,
+        at,
+        details,
+    )
+}
+
+/// `retention.update`: `actor` changed how many days of `stream` the account keeps
+/// (`None`: the server's default).
+pub fn retention_update(
+    account: AccountId,
+    stream: &str,
+    days: Option<u32>,
+    previous: Option<u32>,
+    actor: Option<KeyId>,
+    at: UtcTime,
+) -> NewAuditEntry {
+    let mut details = Map::new();
+    details.insert("accountId".into(), json!(account.to_string()));
+    insert(&mut details, "userId", actor.map(|actor| actor.to_string()));
+    details.insert("stream".into(), json!(stream));
+    details.insert("days".into(), json!(days));
+    details.insert("previousDays".into(), json!(previous));
+    entry(
+        "account",
+        "retention.update",
+        OWN_EVENTS_VERSION,
+        at,
+        details,
+    )
+}
+
 /// `key.revoke`: a key was revoked by `actor`.
 pub fn key_revoke(key: &ApiKey, actor: Option<KeyId>) -> NewAuditEntry {
     let at = key.revoked_at.unwrap_or(key.created_at);
@@ -207,7 +254,7 @@ pub fn key_revoke(key: &ApiKey, actor: Option<KeyId>) -> NewAuditEntry {
 mod tests {
     use super::*;
     use crate::execution::{ActionOrigin, FinalStatus};
-    use crate::ids::{AccountId, Cid, ExecutionId, JobId, JobKey};
+    use crate::ids::{Cid, ExecutionId, JobId, JobKey};
     use crate::job::Job;
 
     fn execution() -> Execution {
@@ -234,6 +281,7 @@ mod tests {
             ended_at: None,
             updated_at: at("2025-02-03T09:55:20Z"),
             next_seq: 0,
+            first_seq: 0,
         }
     }
 

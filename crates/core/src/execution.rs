@@ -123,6 +123,16 @@ pub struct Execution {
     pub updated_at: UtcTime,
     /// Lines written so far: the `seq` the next line will get.
     pub next_seq: u64,
+    /// The `seq` of the first line still stored: lines before it were deleted or expired.
+    /// The stored lines are exactly `first_seq..next_seq`.
+    pub first_seq: u64,
+}
+
+impl Execution {
+    /// How many lines are stored.
+    pub fn stored_lines(&self) -> u64 {
+        self.next_seq - self.first_seq
+    }
 }
 
 #[cfg(test)]

@@ -17,3 +17,4 @@ pub mod audit;
 pub mod find_query;
 pub mod audit_events;
 pub mod audit_digest;
+pub mod export;

@@ -111,6 +111,10 @@ pub struct LogQuery {
     pub limit: PageLimit,
     /// The last `seq` of the previous page: this page continues past it in `order`.
     pub resume_after: Option<u64>,
+    /// Lines of the selected range to pass over first, in `order` (Talend's `startIndex`).
+    /// Costs nothing: an execution's stored lines have consecutive `seq`s. Only with
+    /// every severity selected.
+    pub skip: u64,
     pub severities: SeveritySet,
     /// Bounds on `createdAt`.
     pub created: TimeRange,

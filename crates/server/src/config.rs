@@ -2,10 +2,13 @@
 //! see `docs/configuration.md`.
 
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use pipelog_core::api_key::RateLimit;
 use pipelog_core::audit_digest::DigestKey;
+
+use crate::signed_url::UrlSigningKey;
 
 /// Settings of a running server (the store's own are in `pipelog_store`).
 #[derive(Clone, Debug)]
@@ -21,6 +24,19 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// The key audit digests are signed with. `pipelog serve` keeps it in the data dir.
     pub digest_key: DigestKey,
+    /// Where export files are built and kept until they expire.
+    pub exports_dir: PathBuf,
+    /// The secret download links are signed with. `pipelog serve` keeps it in the data dir.
+    pub url_signing_key: UrlSigningKey,
+    /// The address clients reach this server at, for the links it hands out
+    /// (`https://logs.example.com`); when absent, `http://` and the request's `Host`.
+    pub public_url: Option<String>,
+    /// Days of execution logs an account keeps unless it says otherwise; `None`: forever.
+    pub default_log_retention_days: Option<u32>,
+    /// How long an export's token answers, and its download link works, once issued.
+    pub export_lifetime: Duration,
+    /// How often old logs are expired and expired exports removed.
+    pub maintenance_interval: Duration,
 }
 
 impl ServerConfig {
@@ -39,6 +55,12 @@ impl Default for ServerConfig {
             key_cache_ttl: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
             digest_key: DigestKey::generate(),
+            exports_dir: std::env::temp_dir().join("pipelog-exports"),
+            url_signing_key: UrlSigningKey::generate(),
+            public_url: None,
+            default_log_retention_days: None,
+            export_lifetime: Duration::from_secs(60 * 60),
+            maintenance_interval: Duration::from_secs(60),
         }
     }
 }

@@ -6,12 +6,16 @@
 //! then closes the store.
 
 mod config;
+mod signed_url;
 mod error;
 mod request_context;
 mod extract;
 mod auth;
 mod rate_limit;
 mod data_factory;
+mod executions;
+mod exports;
+mod maintenance;
 mod audit;
 mod native;
 
@@ -28,6 +32,7 @@ use tokio::sync::watch;
 
 pub use config::ServerConfig;
 use error::ApiError;
+pub use signed_url::UrlSigningKey;
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -37,6 +42,9 @@ pub(crate) struct AppState {
     config: Arc<ServerConfig>,
     /// Turns true when the server begins shutting down, so long waits end early.
     stopping: watch::Receiver<bool>,
+    maintenance: Arc<maintenance::Maintenance>,
+    /// The live tails' feeds, one per execution someone follows.
+    feeds: Arc<native::Feeds>,
 }
 
 /// Serves `listener` until `shutdown` resolves, then stops taking connections, lets
@@ -48,30 +56,41 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop, stopping) = watch::channel(false);
+    let stop = Arc::new(stop);
+    let stop_on_signal = Arc::clone(&stop);
     let grace = config.shutdown_grace;
     let state = AppState {
         auth: Arc::new(auth::Authenticator::new(Arc::clone(&store), &config)),
         store,
         config: Arc::new(config),
         stopping: stopping.clone(),
+        maintenance: Arc::default(),
+        feeds: Arc::default(),
     };
+    let background = maintenance::spawn(&state);
     let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
-        let _ = stop.send(true);
+        let _ = stop_on_signal.send(true);
     });
     let mut stopping = stopping;
     let overdue = async move {
         let _ = stopping.wait_for(|stopping| *stopping).await;
         tokio::time::sleep(grace).await;
     };
-    tokio::select! {
+    let served = tokio::select! {
         served = server => served,
         () = overdue => {
             tracing::warn!(grace_secs = grace.as_secs(), "requests still open after the grace period; dropping them");
             Ok(())
         }
+    };
+    // Whatever ended the server ends the background work too; wait for it to stop.
+    let _ = stop.send(true);
+    for task in background {
+        let _ = task.await;
     }
+    served
 }
 
 /// The whole HTTP surface.
@@ -79,6 +98,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let authenticated = Router::new()
         .merge(data_factory::router())
         .merge(audit::router())
+        .merge(executions::router())
         .merge(native::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -86,6 +106,7 @@ pub(crate) fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(authenticated)
+        .merge(exports::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

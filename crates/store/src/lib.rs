@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use pipelog_core::api_key::{ApiKey, KeyHash, NewApiKey};
 use pipelog_core::audit::{AuditEntry, AuditId, ChainHash, NewAuditEntry};
 use pipelog_core::execution::{Execution, ExecutionStatus, FinalStatus, LaunchExecution};
+use pipelog_core::export::{ExportFormat, ExportJob, ExportToken};
 use pipelog_core::find_query::FindQuery;
 use pipelog_core::ids::{AccountId, AccountName, Cid, ExecutionId, JobKey, KeyId};
 use pipelog_core::log_entry::{LogEntry, LogLine};
@@ -61,6 +62,35 @@ pub struct Appended {
 pub struct LogPage {
     pub execution: Execution,
     pub entries: Page<LogEntry>,
+    /// How many stored lines the query's time range holds (all of them without one).
+    pub selected: u64,
+}
+
+/// A run of an execution's lines by `seq`, with the execution as it was when read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogRun {
+    pub execution: Execution,
+    pub entries: Vec<LogEntry>,
+}
+
+/// What deleting an execution's lines did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeletedLogs {
+    pub execution: Execution,
+    /// The lines that were stored and no longer are.
+    pub deleted: u64,
+}
+
+/// An export to be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewExport {
+    pub format: ExportFormat,
+    /// Bounds on `createdAt` of the lines exported.
+    pub created: TimeRange,
+    /// Name the file `<jobId>_<executionId>.log` rather than `<executionId>.log`.
+    pub name_with_job: bool,
+    /// How long the export and its file are kept.
+    pub keep_for: std::time::Duration,
 }
 
 /// Which page of a find: `page` 0, 1, 2 ... of `size` entries.
@@ -221,6 +251,84 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         id: ExecutionId,
         query: LogQuery,
     ) -> Result<LogPage, StoreError>;
+
+    /// Up to `limit` stored lines with `seq` in `seqs`, oldest first.
+    async fn read_log_run(
+        &self,
+        account: AccountId,
+        id: ExecutionId,
+        seqs: std::ops::Range<u64>,
+        limit: usize,
+    ) -> Result<LogRun, StoreError>;
+
+    /// Deletes every stored line of an execution, and records `execution_logs.delete` by
+    /// `actor` in the same commit. The lines are gone for readers at once; their rows are
+    /// removed afterwards by `purge_deleted_logs`. Lines written later keep numbering on.
+    async fn delete_logs(
+        &self,
+        account: AccountId,
+        id: ExecutionId,
+        actor: Option<KeyId>,
+    ) -> Result<DeletedLogs, StoreError>;
+
+    /// Removes up to `max_rows` rows of lines that were deleted or expired, in one small
+    /// commit. `None` when there is nothing left to remove.
+    async fn purge_deleted_logs(&self, max_rows: usize) -> Result<Option<u64>, StoreError>;
+
+    /// Ticks after every commit that changes an execution's log or status, for followers.
+    fn execution_changes(&self, id: ExecutionId) -> watch::Receiver<u64>;
+
+    /// The days of execution logs the account keeps (`None`: the server's default).
+    async fn log_retention(&self, account: AccountId) -> Result<Option<u32>, StoreError>;
+
+    /// Sets them, recording `retention.update` by `actor` in the same commit.
+    async fn set_log_retention(
+        &self,
+        account: AccountId,
+        days: Option<u32>,
+        actor: Option<KeyId>,
+    ) -> Result<Option<u32>, StoreError>;
+
+    /// Expires lines older than each account's retention (or `default_days`) as of `now`,
+    /// one execution per commit. Returns how many lines expired.
+    async fn expire_logs(&self, default_days: Option<u32>, now: UtcTime)
+    -> Result<u64, StoreError>;
+
+    /// Records an export of the lines `new` selects, to be built; the lines are fixed now.
+    async fn create_export(
+        &self,
+        account: AccountId,
+        id: ExecutionId,
+        new: NewExport,
+    ) -> Result<ExportJob, StoreError>;
+
+    /// An export, in `account` or (for signed downloads) in any.
+    async fn export(
+        &self,
+        account: Option<AccountId>,
+        token: ExportToken,
+    ) -> Result<ExportJob, StoreError>;
+
+    /// Claims the oldest export waiting to be built whose claim is older than `stale`.
+    async fn claim_export(
+        &self,
+        stale: std::time::Duration,
+    ) -> Result<Option<ExportJob>, StoreError>;
+
+    /// Renews a claim while building.
+    async fn touch_export(&self, token: ExportToken) -> Result<(), StoreError>;
+
+    /// Marks an export built (`Ok(bytes)`) or failed.
+    async fn finish_export(
+        &self,
+        token: ExportToken,
+        outcome: Result<u64, String>,
+    ) -> Result<(), StoreError>;
+
+    /// Up to `limit` exports past their expiry, to remove with their files.
+    async fn expired_exports(&self, limit: usize) -> Result<Vec<ExportJob>, StoreError>;
+
+    async fn delete_export(&self, token: ExportToken) -> Result<(), StoreError>;
 
     /// Records an audit entry on its account's chain. An entry whose id the account has
     /// already recorded is a retry: the same content returns the first entry, other

@@ -13,27 +13,34 @@ mod accounts;
 mod executions;
 mod logs;
 mod audit;
+mod exports;
 
+use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use pipelog_core::api_key::{ApiKey, KeyHash, KeyRole, NewApiKey, RateLimit};
 use pipelog_core::audit::{AuditEntry, NewAuditEntry};
 use pipelog_core::execution::{Execution, FinalStatus, LaunchExecution};
+use pipelog_core::export::{ExportJob, ExportToken};
 use pipelog_core::find_query::FindQuery;
 use pipelog_core::ids::{AccountId, AccountName, ExecutionId, JobKey, KeyId};
 use pipelog_core::log_entry::LogLine;
 use pipelog_core::paging::{LogQuery, Page, PageLimit};
 use pipelog_core::permission::PermissionSet;
+use pipelog_core::time::UtcTime;
 use rusqlite::Connection;
 use tokio::sync::watch;
 
 use crate::{
-    Appended, AuditPageRequest, ChainAnchor, ChainHead, ChainVerification, ExecutionFilter,
-    KeyScope, LogPage, LogTarget, RecordedAudit, Store, StoreError,
+    Appended, AuditPageRequest, ChainAnchor, ChainHead, ChainVerification, DeletedLogs,
+    ExecutionFilter, KeyScope, LogPage, LogRun, LogTarget, NewExport, RecordedAudit, Store,
+    StoreError,
 };
 use readers::Readers;
 use writer::Writer;
@@ -82,6 +89,8 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     path: PathBuf,
     audit_driving_terms: usize,
+    /// Signals to followers, per execution someone follows.
+    changes: Mutex<HashMap<ExecutionId, watch::Sender<u64>>>,
     writer: Writer,
     readers: Readers,
     queued: watch::Sender<u64>,
@@ -104,6 +113,7 @@ impl SqliteStore {
         let readers = Readers::new(path.clone(), options.durability, options.max_readers);
         Ok(SqliteStore {
             audit_driving_terms: options.audit_driving_terms,
+            changes: Mutex::new(HashMap::new()),
             path,
             writer,
             readers,
@@ -114,6 +124,14 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Tells followers of an execution that it changed (after the change committed).
+    fn announce(&self, id: ExecutionId) {
+        let changes = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sender) = changes.get(&id) {
+            sender.send_modify(|ticks| *ticks = ticks.wrapping_add(1));
+        }
     }
 
     /// How many claims are waiting for an execution to be queued (a gauge for metrics).
@@ -269,9 +287,12 @@ impl Store for SqliteStore {
         id: ExecutionId,
         status: FinalStatus,
     ) -> Result<Execution, StoreError> {
-        self.writer
+        let execution = self
+            .writer
             .barrier(move |connection, now| executions::end(connection, account, id, status, now))
-            .await
+            .await?;
+        self.announce(id);
+        Ok(execution)
     }
 
     async fn claim_execution(
@@ -318,11 +339,14 @@ impl Store for SqliteStore {
     ) -> Result<Appended, StoreError> {
         let group = log_target_group(account, &target);
         let weight = lines.len();
-        self.writer
+        let appended = self
+            .writer
             .grouped(group, weight, move |connection, now| {
                 logs::append(connection, account, &target, &lines, now)
             })
-            .await
+            .await?;
+        self.announce(appended.execution_id);
+        Ok(appended)
     }
 
     async fn read_logs(
@@ -333,6 +357,157 @@ impl Store for SqliteStore {
     ) -> Result<LogPage, StoreError> {
         self.readers
             .read(move |connection| logs::read(connection, account, id, &query))
+            .await
+    }
+
+    async fn read_log_run(
+        &self,
+        account: AccountId,
+        id: ExecutionId,
+        seqs: Range<u64>,
+        limit: usize,
+    ) -> Result<LogRun, StoreError> {
+        self.readers
+            .read(move |connection| logs::read_run(connection, account, id, seqs, limit))
+            .await
+    }
+
+    async fn delete_logs(
+        &self,
+        account: AccountId,
+        id: ExecutionId,
+        actor: Option<KeyId>,
+    ) -> Result<DeletedLogs, StoreError> {
+        let deleted = self
+            .writer
+            .barrier(move |connection, now| logs::delete(connection, account, id, actor, now))
+            .await?;
+        self.announce(id);
+        Ok(deleted)
+    }
+
+    async fn purge_deleted_logs(&self, max_rows: usize) -> Result<Option<u64>, StoreError> {
+        self.writer
+            .barrier(move |connection, _| logs::purge(connection, max_rows))
+            .await
+    }
+
+    fn execution_changes(&self, id: ExecutionId) -> watch::Receiver<u64> {
+        let mut changes = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget the executions nobody follows any more.
+        changes.retain(|_, sender| sender.receiver_count() > 0);
+        changes
+            .entry(id)
+            .or_insert_with(|| watch::Sender::new(0))
+            .subscribe()
+    }
+
+    async fn log_retention(&self, account: AccountId) -> Result<Option<u32>, StoreError> {
+        self.readers
+            .read(move |connection| accounts::log_retention(connection, account))
+            .await
+    }
+
+    async fn set_log_retention(
+        &self,
+        account: AccountId,
+        days: Option<u32>,
+        actor: Option<KeyId>,
+    ) -> Result<Option<u32>, StoreError> {
+        self.writer
+            .barrier(move |connection, now| {
+                accounts::set_log_retention(connection, account, days, actor, now)
+            })
+            .await
+    }
+
+    async fn expire_logs(
+        &self,
+        default_days: Option<u32>,
+        now: UtcTime,
+    ) -> Result<u64, StoreError> {
+        const CANDIDATES_PER_READ: usize = 500;
+        let mut expired = 0;
+        let mut after = 0;
+        loop {
+            let candidates = self
+                .readers
+                .read(move |connection| {
+                    logs::expiry_candidates(
+                        connection,
+                        default_days,
+                        now,
+                        after,
+                        CANDIDATES_PER_READ,
+                    )
+                })
+                .await?;
+            let Some(&(last, _)) = candidates.last() else {
+                return Ok(expired);
+            };
+            // One execution per commit: a sweep never holds the writer for long.
+            for (rowid, cutoff) in candidates {
+                expired += self
+                    .writer
+                    .barrier(move |connection, _| logs::expire(connection, rowid, cutoff))
+                    .await?;
+            }
+            after = last;
+        }
+    }
+
+    async fn create_export(
+        &self,
+        account: AccountId,
+        id: ExecutionId,
+        new: NewExport,
+    ) -> Result<ExportJob, StoreError> {
+        self.writer
+            .barrier(move |connection, now| exports::create(connection, account, id, &new, now))
+            .await
+    }
+
+    async fn export(
+        &self,
+        account: Option<AccountId>,
+        token: ExportToken,
+    ) -> Result<ExportJob, StoreError> {
+        self.readers
+            .read(move |connection| exports::get(connection, account, token))
+            .await
+    }
+
+    async fn claim_export(&self, stale: Duration) -> Result<Option<ExportJob>, StoreError> {
+        self.writer
+            .barrier(move |connection, now| exports::claim(connection, stale, now))
+            .await
+    }
+
+    async fn touch_export(&self, token: ExportToken) -> Result<(), StoreError> {
+        self.writer
+            .barrier(move |connection, now| exports::touch(connection, token, now))
+            .await
+    }
+
+    async fn finish_export(
+        &self,
+        token: ExportToken,
+        outcome: Result<u64, String>,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .barrier(move |connection, _| exports::finish(connection, token, &outcome))
+            .await
+    }
+
+    async fn expired_exports(&self, limit: usize) -> Result<Vec<ExportJob>, StoreError> {
+        self.readers
+            .read(move |connection| exports::expired(connection, UtcTime::now(), limit))
+            .await
+    }
+
+    async fn delete_export(&self, token: ExportToken) -> Result<(), StoreError> {
+        self.writer
+            .barrier(move |connection, _| exports::delete(connection, token))
             .await
     }
 

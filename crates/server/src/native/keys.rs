@@ -129,19 +129,12 @@ async fn scope_for(
     principal: &Principal,
     account: Option<&AccountName>,
 ) -> Result<KeyScope, ApiError> {
-    match (principal.is_operator(), account) {
-        (true, None) => Ok(KeyScope::AllAccounts),
-        (true, Some(name)) => state
-            .store
-            .find_account(name)
-            .await?
-            .map(KeyScope::Account)
-            .ok_or_else(|| ApiError::NotFound(format!("account {name} not found"))),
-        (false, Some(name)) if name != principal.account_name() => {
-            Err(ApiError::NotFound(format!("account {name} not found")))
-        }
-        (false, _) => Ok(KeyScope::Account(principal.account())),
+    if principal.is_operator() && account.is_none() {
+        return Ok(KeyScope::AllAccounts);
     }
+    super::named_account(state, principal, account)
+        .await
+        .map(KeyScope::Account)
 }
 
 async fn list_keys(

@@ -85,6 +85,7 @@ impl ReadQuery {
             order,
             limit,
             resume_after,
+            skip: 0,
             severities,
             created: TimeRange {
                 from: self.from,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use pipelog_core::api_key::ApiKeySecret;
-use pipelog_server::ServerConfig;
+use pipelog_server::{ServerConfig, UrlSigningKey};
 use pipelog_store::Store;
 use pipelog_store::sqlite::{SqliteOptions, SqliteStore};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -13,6 +13,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub const ADMIN_KEY: &str = "pl_test_operator_key_0123456789abcdef";
+/// The download links' signing key in every test server, so tests can make links.
+pub const LINK_KEY: [u8; 32] = [7; 32];
 
 pub struct TestApp {
     pub base: String,
@@ -34,7 +36,9 @@ impl TestApp {
     }
 
     /// A server over an existing data dir (a restart).
-    pub async fn spawn_in(dir: TempDir, config: ServerConfig) -> TestApp {
+    pub async fn spawn_in(dir: TempDir, mut config: ServerConfig) -> TestApp {
+        config.exports_dir = dir.path().join("exports");
+        config.url_signing_key = UrlSigningKey::from_bytes(LINK_KEY);
         let store = Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
         let admin = ApiKeySecret::chosen(ADMIN_KEY).unwrap();
         store.bootstrap(admin.hash()).await.unwrap();
@@ -61,6 +65,10 @@ impl TestApp {
         self.server.take().unwrap().await.unwrap().unwrap();
         self.store.close().await.unwrap();
         self.dir
+    }
+
+    pub fn exports_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("exports")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -14,3 +14,7 @@ mod keys;
 mod logs;
 mod rate_limit;
 mod shutdown;
+mod talend;
+mod exports;
+mod tail;
+mod retention;

@@ -202,6 +202,35 @@ pub(super) fn revoke_key(
     Ok(key)
 }
 
+/// The days of execution logs the account keeps; `None`: the server's default.
+pub(super) fn log_retention(
+    connection: &Connection,
+    account: AccountId,
+) -> Result<Option<u32>, StoreError> {
+    connection
+        .prepare_cached("SELECT execution_log_retention_days FROM accounts WHERE id = ?1")?
+        .query_row([account.get()], |row| row.get(0))
+        .optional()?
+        .ok_or(StoreError::NotFound { what: "account" })
+}
+
+pub(super) fn set_log_retention(
+    connection: &Connection,
+    account: AccountId,
+    days: Option<u32>,
+    actor: Option<KeyId>,
+    now: UtcTime,
+) -> Result<Option<u32>, StoreError> {
+    let previous = log_retention(connection, account)?;
+    connection
+        .prepare_cached("UPDATE accounts SET execution_log_retention_days = ?1 WHERE id = ?2")?
+        .execute(params![days, account.get()])?;
+    let event =
+        audit_events::retention_update(account, "execution_logs", days, previous, actor, now);
+    audit::record(connection, account, &event, now)?;
+    Ok(days)
+}
+
 /// Every account, oldest first.
 pub(super) fn all(connection: &Connection) -> Result<Vec<(AccountId, AccountName)>, StoreError> {
     connection

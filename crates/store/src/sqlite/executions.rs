@@ -21,7 +21,7 @@ use crate::{ExecutionFilter, StoreError};
 const EXECUTION_SELECT: &str = "SELECT e.id, e.public_id, e.account_id, e.cid, e.status, \
      e.action_origin, e.input, e.launched_by, e.queued_at, e.started_at, e.ended_at, \
      e.updated_at, e.next_seq, j.public_id, j.job_key, j.title, j.job_type, \
-     j.system_job_type, j.periodicity, j.pipeline_id \
+     j.system_job_type, j.periodicity, j.pipeline_id, e.first_seq \
      FROM executions e JOIN jobs j ON j.id = e.job_id";
 
 fn execution_from_row(row: &Row<'_>) -> rusqlite::Result<Execution> {
@@ -41,6 +41,7 @@ fn execution_from_row(row: &Row<'_>) -> rusqlite::Result<Execution> {
         ended_at: optional_time(row, 10)?,
         updated_at: time(row, 11)?,
         next_seq: u64::try_from(next_seq).map_err(|_| corrupt(12, "negative seq"))?,
+        first_seq: row.get(20)?,
         job: Job {
             id: JobId::from_bytes(uuid_bytes(row, 13)?),
             key: parsed(row, 14, JobKey::parse)?,

@@ -6,16 +6,20 @@
 //! the clock and the execution's previous line), so the first line at or after an instant
 //! can be found by binary search over `seq`, about 20 index probes for a million lines.
 
+use std::ops::Range;
+
+use pipelog_core::audit_events;
 use pipelog_core::execution::Execution;
-use pipelog_core::ids::{AccountId, ExecutionId, Label};
+use pipelog_core::ids::{AccountId, ExecutionId, KeyId, Label};
 use pipelog_core::log_entry::{LogEntry, LogLine, LogMessage, MessageType, Severity};
-use pipelog_core::paging::{LogQuery, Page, SortOrder};
+use pipelog_core::paging::{LogQuery, Page, SortOrder, TimeRange};
 use pipelog_core::time::UtcTime;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::audit;
 use super::columns::{corrupt, optional_label, optional_time, time};
 use super::executions::{self, ExecutionRow};
-use crate::{Appended, LogPage, LogTarget, StoreError};
+use crate::{Appended, DeletedLogs, LogPage, LogRun, LogTarget, StoreError};
 
 pub(super) fn append(
     connection: &Connection,
@@ -114,25 +118,53 @@ pub(super) fn read(
     query: &LogQuery,
 ) -> Result<LogPage, StoreError> {
     let ExecutionRow { rowid, execution } = executions::find(connection, account, id)?;
-    let entries = read_range(connection, rowid, &execution, query)?;
-    Ok(LogPage { execution, entries })
+    let (selected, entries) = read_range(connection, rowid, &execution, query)?;
+    Ok(LogPage {
+        execution,
+        entries,
+        selected,
+    })
 }
 
+/// The stored lines with `seq` in `[low, high)` created in `range`: a narrower seq range,
+/// found by binary search.
+pub(super) fn seqs_in_time(
+    connection: &Connection,
+    rowid: i64,
+    mut low: u64,
+    mut high: u64,
+    range: &TimeRange,
+) -> Result<(u64, u64), StoreError> {
+    if let Some(from) = range.from {
+        low = first_seq_at_or_after(connection, rowid, low, high, from)?;
+    }
+    if let Some(to) = range.to {
+        high = first_seq_at_or_after(connection, rowid, low, high, to)?;
+    }
+    Ok((low, high))
+}
+
+/// Reads a page; also says how many stored lines the time range selects.
 fn read_range(
     connection: &Connection,
     rowid: i64,
     execution: &Execution,
     query: &LogQuery,
-) -> Result<Page<LogEntry>, StoreError> {
+) -> Result<(u64, Page<LogEntry>), StoreError> {
     let id = execution.id;
-    // The page is the seq range [low, high), narrowed by time, then by the cursor.
-    let mut low = 0_u64;
-    let mut high = execution.next_seq;
-    if let Some(from) = query.created.from {
-        low = first_seq_at_or_after(connection, rowid, low, high, from)?;
-    }
-    if let Some(to) = query.created.to {
-        high = first_seq_at_or_after(connection, rowid, low, high, to)?;
+    // The stored lines are [first_seq, next_seq); the page is that range narrowed by time,
+    // then by the lines to skip, then by the cursor.
+    let (mut low, mut high) = seqs_in_time(
+        connection,
+        rowid,
+        execution.first_seq,
+        execution.next_seq,
+        &query.created,
+    )?;
+    let selected = high.saturating_sub(low);
+    match query.order {
+        SortOrder::Asc => low = low.saturating_add(query.skip),
+        SortOrder::Desc => high = high.saturating_sub(query.skip),
     }
     match (query.order, query.resume_after) {
         (SortOrder::Asc, Some(after)) => low = low.max(after.saturating_add(1)),
@@ -140,10 +172,11 @@ fn read_range(
         (_, None) => {}
     }
     if low >= high || query.severities.is_empty() {
-        return Ok(Page {
+        let empty = Page {
             items: Vec::new(),
             has_more: false,
-        });
+        };
+        return Ok((selected, empty));
     }
     let sql = match query.order {
         SortOrder::Asc => PAGE_ASC,
@@ -162,7 +195,128 @@ fn read_range(
             |row| entry_from_row(id, row),
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Page::from_overfetch(entries, query.limit))
+    Ok((selected, Page::from_overfetch(entries, query.limit)))
+}
+
+/// Up to `limit` stored lines with `seq` in `seqs`, oldest first.
+pub(super) fn read_run(
+    connection: &Connection,
+    account: AccountId,
+    id: ExecutionId,
+    seqs: Range<u64>,
+    limit: usize,
+) -> Result<LogRun, StoreError> {
+    let ExecutionRow { rowid, execution } = executions::find(connection, account, id)?;
+    let low = seqs.start.max(execution.first_seq);
+    let high = seqs.end.min(execution.next_seq);
+    let entries = if low >= high || limit == 0 {
+        Vec::new()
+    } else {
+        connection
+            .prepare_cached(PAGE_ASC)?
+            .query_map(params![rowid, low, high, 15, limit], |row| {
+                entry_from_row(id, row)
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    Ok(LogRun { execution, entries })
+}
+
+/// Deletes an execution's stored lines for readers (its rows go later, in batches) and
+/// records the deletion.
+pub(super) fn delete(
+    connection: &Connection,
+    account: AccountId,
+    id: ExecutionId,
+    actor: Option<KeyId>,
+    now: UtcTime,
+) -> Result<DeletedLogs, StoreError> {
+    let ExecutionRow {
+        rowid,
+        mut execution,
+    } = executions::find(connection, account, id)?;
+    let deleted = execution.stored_lines();
+    connection
+        .prepare_cached("UPDATE executions SET first_seq = next_seq WHERE id = ?1")?
+        .execute([rowid])?;
+    execution.first_seq = execution.next_seq;
+    let event = audit_events::execution_logs_delete(&execution, deleted, actor, now);
+    audit::record(connection, account, &event, now)?;
+    Ok(DeletedLogs { execution, deleted })
+}
+
+/// Removes up to `max_rows` rows below some execution's `first_seq`.
+pub(super) fn purge(connection: &Connection, max_rows: usize) -> Result<Option<u64>, StoreError> {
+    let pending: Option<(i64, u64, u64)> = connection
+        .prepare_cached(
+            "SELECT id, purged_below, first_seq FROM executions \
+             WHERE purged_below < first_seq LIMIT 1",
+        )?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .optional()?;
+    let Some((rowid, purged_below, first_seq)) = pending else {
+        return Ok(None);
+    };
+    let end = first_seq.min(purged_below.saturating_add(max_rows as u64));
+    let removed = connection
+        .prepare_cached(
+            "DELETE FROM execution_logs WHERE execution_id = ?1 AND seq >= ?2 AND seq < ?3",
+        )?
+        .execute(params![rowid, purged_below, end])?;
+    connection
+        .prepare_cached("UPDATE executions SET purged_below = ?1 WHERE id = ?2")?
+        .execute(params![end, rowid])?;
+    Ok(Some(removed as u64))
+}
+
+/// Executions that may hold lines created before their account's retention cutoff, after
+/// rowid `after`: `(rowid, cutoff)`.
+pub(super) fn expiry_candidates(
+    connection: &Connection,
+    default_days: Option<u32>,
+    now: UtcTime,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    const DAY_MILLIS: i64 = 24 * 60 * 60 * 1000;
+    // Lines are never older than their execution, so one queued after the cutoff has none
+    // to expire.
+    Ok(connection
+        .prepare_cached(
+            "SELECT e.id, ?1 - coalesce(a.execution_log_retention_days, ?2) * ?3 AS cutoff \
+             FROM executions e JOIN accounts a ON a.id = e.account_id \
+             WHERE e.id > ?4 AND e.first_seq < e.next_seq \
+               AND coalesce(a.execution_log_retention_days, ?2) IS NOT NULL \
+               AND e.queued_at < ?1 - coalesce(a.execution_log_retention_days, ?2) * ?3 \
+             ORDER BY e.id LIMIT ?5",
+        )?
+        .query_map(
+            params![now.unix_millis(), default_days, DAY_MILLIS, after, limit],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Expires an execution's lines created before `cutoff`: they are a prefix of its stored
+/// lines. Returns how many.
+pub(super) fn expire(connection: &Connection, rowid: i64, cutoff: i64) -> Result<u64, StoreError> {
+    let bounds: Option<(u64, u64)> = connection
+        .prepare_cached("SELECT first_seq, next_seq FROM executions WHERE id = ?1")?
+        .query_row([rowid], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    let Some((first_seq, next_seq)) = bounds else {
+        return Ok(0);
+    };
+    let Some(cutoff) = UtcTime::from_unix_millis(cutoff) else {
+        return Ok(0);
+    };
+    let keep_from = first_seq_at_or_after(connection, rowid, first_seq, next_seq, cutoff)?;
+    if keep_from > first_seq {
+        connection
+            .prepare_cached("UPDATE executions SET first_seq = ?1 WHERE id = ?2")?
+            .execute(params![keep_from, rowid])?;
+    }
+    Ok(keep_from - first_seq)
 }
 
 /// The smallest seq in `[low, high]` from which on every line of the execution was created

@@ -9,6 +9,7 @@ use crate::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_audit.sql"),
+    include_str!("migrations/0003_execution_logs.sql"),
 ];
 
 /// Brings the store's schema up to date. Safe when two processes open one store at once:

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod audit_model;
 pub mod executions;
+pub mod exports;
 pub mod keys;
 pub mod logs;
 
@@ -47,6 +48,7 @@ pub fn query(order: SortOrder, limit: u32) -> LogQuery {
         order,
         limit: PageLimit::new(Some(u64::from(limit)), limit, 1000).unwrap(),
         resume_after: None,
+        skip: 0,
         severities: SeveritySet::all(),
         created: TimeRange::default(),
     }

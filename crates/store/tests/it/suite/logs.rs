@@ -458,3 +458,252 @@ pub async fn another_account_cannot_read_or_append(store: &dyn Store) {
         ["secret"]
     );
 }
+
+pub async fn deleting_hides_lines_at_once_and_numbering_goes_on(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let execution = store
+        .launch_execution(account, launch_request("job"))
+        .await
+        .unwrap();
+    let target = LogTarget::Execution(execution.id);
+    let lines = (0..10)
+        .map(|n| line(&n.to_string(), Severity::Info))
+        .collect();
+    store
+        .append_logs(account, target.clone(), lines)
+        .await
+        .unwrap();
+    let mut changes = store.execution_changes(execution.id);
+    changes.borrow_and_update();
+
+    let deleted = store
+        .delete_logs(account, execution.id, None)
+        .await
+        .unwrap();
+    assert_eq!(deleted.deleted, 10);
+    assert_eq!(deleted.execution.stored_lines(), 0);
+    assert!(
+        changes.has_changed().unwrap(),
+        "followers hear of the deletion"
+    );
+    assert!(read_all(store, account, execution.id).await.is_empty());
+    let again = store
+        .delete_logs(account, execution.id, None)
+        .await
+        .unwrap();
+    assert_eq!(again.deleted, 0, "deleting nothing is fine");
+
+    let later = store
+        .append_logs(account, target, vec![line("after", Severity::Info)])
+        .await
+        .unwrap();
+    assert_eq!(later.first_seq, 10, "seq numbers are never reused");
+    assert_eq!(
+        messages(&read_all(store, account, execution.id).await),
+        ["after"]
+    );
+
+    // The rows go in batches; the lines readers see do not change meanwhile.
+    let mut removed = 0;
+    while let Some(batch) = store.purge_deleted_logs(4).await.unwrap() {
+        assert!(batch <= 4);
+        removed += batch;
+    }
+    assert_eq!(removed, 10);
+    assert_eq!(
+        messages(&read_all(store, account, execution.id).await),
+        ["after"]
+    );
+
+    let audit = store
+        .find_audit(
+            account,
+            Some(
+                pipelog_core::find_query::FindQuery::parse(&serde_json::json!(
+                    {"type": "eq", "field": "type", "value": "execution_logs.delete"}
+                ))
+                .unwrap(),
+            ),
+            super::audit::page(0, 10),
+        )
+        .await
+        .unwrap();
+    let deleted_lines: Vec<&serde_json::Value> = audit
+        .items
+        .iter()
+        .map(|entry| &entry.details.as_map()["deletedLines"])
+        .collect();
+    assert_eq!(
+        deleted_lines,
+        [&serde_json::json!(0), &serde_json::json!(10)]
+    );
+}
+
+pub async fn skip_counts_positions_and_selected_counts_the_time_range(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let execution = store
+        .launch_execution(account, launch_request("job"))
+        .await
+        .unwrap();
+    let lines = (0..20)
+        .map(|n| line(&n.to_string(), Severity::Info))
+        .collect();
+    let appended = store
+        .append_logs(account, LogTarget::Execution(execution.id), lines)
+        .await
+        .unwrap();
+    for (order, skip, first) in [
+        (SortOrder::Asc, 5, 5),
+        (SortOrder::Desc, 5, 14),
+        (SortOrder::Asc, 19, 19),
+    ] {
+        let mut query = query(order, 3);
+        query.skip = skip;
+        let page = store.read_logs(account, execution.id, query).await.unwrap();
+        assert_eq!(page.selected, 20);
+        assert_eq!(page.execution.stored_lines(), 20);
+        assert_eq!(page.entries.items[0].seq, first, "{order} skip {skip}");
+    }
+    let mut beyond = query(SortOrder::Asc, 3);
+    beyond.skip = 20;
+    assert!(
+        store
+            .read_logs(account, execution.id, beyond)
+            .await
+            .unwrap()
+            .entries
+            .items
+            .is_empty()
+    );
+
+    let mut later = query(SortOrder::Asc, 3);
+    later.created = TimeRange {
+        from: Some(UtcTime::from_unix_millis(appended.created_at.unix_millis() + 1).unwrap()),
+        to: None,
+    };
+    assert_eq!(
+        store
+            .read_logs(account, execution.id, later)
+            .await
+            .unwrap()
+            .selected,
+        0
+    );
+
+    let run = store
+        .read_log_run(account, execution.id, 18..100, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        run.entries
+            .iter()
+            .map(|entry| entry.seq)
+            .collect::<Vec<_>>(),
+        [18, 19]
+    );
+}
+
+pub async fn retention_expires_old_lines_as_a_prefix(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let other = some_account(store, "initech").await;
+    let execution = store
+        .launch_execution(account, launch_request("job"))
+        .await
+        .unwrap();
+    let theirs = store
+        .launch_execution(other, launch_request("job"))
+        .await
+        .unwrap();
+    for (owner, id) in [(account, execution.id), (other, theirs.id)] {
+        let lines = (0..5)
+            .map(|n| line(&n.to_string(), Severity::Info))
+            .collect();
+        store
+            .append_logs(owner, LogTarget::Execution(id), lines)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.log_retention(account).await.unwrap(), None);
+    assert_eq!(
+        store
+            .set_log_retention(account, Some(7), None)
+            .await
+            .unwrap(),
+        Some(7)
+    );
+    assert_eq!(store.log_retention(account).await.unwrap(), Some(7));
+
+    let now = UtcTime::now();
+    assert_eq!(
+        store.expire_logs(None, now).await.unwrap(),
+        0,
+        "nothing is a week old yet"
+    );
+    let in_eight_days = UtcTime::from_unix_millis(now.unix_millis() + 8 * 86_400_000).unwrap();
+    assert_eq!(store.expire_logs(None, in_eight_days).await.unwrap(), 5);
+    assert!(read_all(store, account, execution.id).await.is_empty());
+    assert_eq!(
+        read_all(store, other, theirs.id).await.len(),
+        5,
+        "initech keeps its logs"
+    );
+    assert_eq!(
+        store.expire_logs(Some(1), in_eight_days).await.unwrap(),
+        5,
+        "the default applies to the rest"
+    );
+    assert!(read_all(store, other, theirs.id).await.is_empty());
+
+    // New lines after expiry number on and are kept.
+    let later = store
+        .append_logs(
+            account,
+            LogTarget::Execution(execution.id),
+            vec![line("new", Severity::Info)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(later.first_seq, 5);
+    assert_eq!(store.expire_logs(None, now).await.unwrap(), 0);
+    let changes = store
+        .find_audit(account, None, super::audit::page(0, 100))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|entry| entry.event_type.as_str() == "retention.update")
+        .count();
+    assert_eq!(changes, 1);
+}
+
+pub async fn followers_hear_of_appends_and_ends(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let execution = store
+        .launch_execution(account, launch_request("job"))
+        .await
+        .unwrap();
+    let mut changes = store.execution_changes(execution.id);
+    let mut other = store.execution_changes(execution.id);
+    changes.borrow_and_update();
+    other.borrow_and_update();
+    store
+        .append_logs(
+            account,
+            LogTarget::Execution(execution.id),
+            vec![line("x", Severity::Info)],
+        )
+        .await
+        .unwrap();
+    assert!(changes.has_changed().unwrap());
+    changes.borrow_and_update();
+    store
+        .end_execution(
+            account,
+            execution.id,
+            pipelog_core::execution::FinalStatus::Completed,
+        )
+        .await
+        .unwrap();
+    assert!(changes.has_changed().unwrap());
+    assert!(other.has_changed().unwrap(), "every follower hears it");
+}
