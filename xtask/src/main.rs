@@ -1,7 +1,8 @@
 //! Project tasks, run as `cargo xtask <task>`:
 //!
-//! - `test`: installs what the suite needs, then runs every test of the workspace. This is
-//!   the README's test command, and what `.ci/run` runs.
+//! - `test`: installs what the suite needs, then runs every test of the workspace and the
+//!   conformance run of Talend's OpenAPI document (schemathesis, from PyPI). This is the
+//!   README's test command, and what `.ci/run` runs.
 //! - `tidy`: the repository conventions alone (also part of `test`, as a unit test).
 
 mod tidy;
@@ -59,9 +60,45 @@ fn step(name: &str, mut command: Command) -> Result<(), String> {
     }
 }
 
-/// Every test of the workspace: unit, integration (real servers on port 0), doc tests.
+/// The schemathesis release the conformance run uses.
+const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+/// Every test of the workspace (unit, integration against real servers on port 0, doc
+/// tests), then the conformance run.
 fn test() -> Result<(), String> {
     let mut tests = cargo();
     tests.args(["test", "--workspace", "--locked"]);
-    step("tests", tests)
+    step("tests", tests)?;
+    conformance()
+}
+
+/// Talend's OpenAPI document against the built server, with schemathesis installed from
+/// PyPI into a virtual environment under `target/`.
+fn conformance() -> Result<(), String> {
+    let root = workspace_root();
+    let mut build = cargo();
+    build.args(["build", "--locked", "--package", "pipelog"]);
+    step("build pipelog", build)?;
+    let venv = root.join("target/conformance-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let mut create = Command::new("python3");
+        create.args(["-m", "venv"]).arg(&venv);
+        step("python venv", create)?;
+    }
+    let mut install = Command::new(&python);
+    install.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        SCHEMATHESIS,
+    ]);
+    step("install schemathesis", install)?;
+    let mut run = Command::new(&python);
+    run.arg(root.join("xtask/conformance/talend.py"))
+        .arg(root.join("target/debug/pipelog"))
+        .arg(venv.join("bin/schemathesis"));
+    step("Talend conformance", run)
 }

@@ -174,9 +174,15 @@ fn open_connection(
     // Savepoints copy each page they first touch into a sub-journal: in memory, not in a
     // temporary file written page by page.
     connection.pragma_update(None, "temp_store", "MEMORY")?;
-    // 64 MiB of page cache per connection (SQLite's default is 2 MiB), so the inner pages of
-    // the indexes stay in memory as the file grows.
-    connection.pragma_update(None, "cache_size", -65536)?;
+    // Page cache (SQLite's default is 2 MiB): 64 MiB for the writer, so the index pages it
+    // rewrites stay in memory as the file grows; 8 MiB for each reader, whose cache is
+    // dropped anyway whenever the database changed since its last read, and which must
+    // not grow with what it reads (an export reads a whole log).
+    let cache_kib = match role {
+        Role::Writer => 65_536,
+        Role::Reader => 8_192,
+    };
+    connection.pragma_update(None, "cache_size", -cache_kib)?;
     if role == Role::Reader {
         connection.pragma_update(None, "query_only", "ON")?;
     }

@@ -6,5 +6,6 @@ mod process;
 mod audit;
 mod bootstrap;
 mod keys;
+mod large;
 mod settings;
 mod signals;
