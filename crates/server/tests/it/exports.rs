@@ -384,3 +384,39 @@ async fn expired_exports_and_their_files_are_removed() {
     ));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_that_cannot_be_written_reports_failed() {
+    let app = TestApp::spawn().await;
+    // A plain file where the exports directory should be: no export file can be made.
+    std::fs::write(app.exports_dir(), b"not a directory").unwrap();
+    let key = app.full_key("acme").await;
+    let execution = launch_with_lines(&app, &key, 5).await;
+    let id = execution["id"].as_str().unwrap();
+    let started = expect_status(
+        app.post(
+            &format!("/monitoring/executions/{id}/logs"),
+            &key,
+            json!(null),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let token = started["token"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let answer = loop {
+        let answer = expect_status(
+            status(&app, &key, id, token.clone(), "text/plain").await,
+            StatusCode::OK,
+        )
+        .await;
+        if answer["status"] != "IN_PROGRESS" {
+            break answer;
+        }
+        assert!(Instant::now() < deadline, "the export never ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(answer, json!({"status": "FAILED"}));
+    app.stop().await;
+}
