@@ -77,7 +77,9 @@ fn test() -> Result<(), String> {
 fn conformance() -> Result<(), String> {
     let root = workspace_root();
     let mut build = cargo();
-    build.args(["build", "--locked", "--package", "pipelog"]);
+    // The whole workspace with its tests' features, as `cargo test` built it: a no-op after
+    // the tests, where building the one package would resolve other features and rebuild.
+    build.args(["build", "--workspace", "--all-targets", "--locked"]);
     step("build pipelog", build)?;
     let venv = root.join("target/conformance-venv");
     let python = venv.join("bin/python");

@@ -1,7 +1,7 @@
 //! `pipelog audit verify`, on a data dir, after a row was changed behind pipelog's back.
 
-use reqwest::StatusCode;
-use serde_json::json;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
 use crate::process::{CHOSEN_KEY, Server, run};
 
@@ -13,27 +13,14 @@ async fn verify_reports_intact_chains_and_names_a_tampered_entry() {
     let client = reqwest::Client::new();
     let mut ids = Vec::new();
     for status in ["SUCCESS", "SUCCESS", "SUCCESS"] {
-        let recorded: serde_json::Value = client
-            .post(server.url("/v1/audit_logs"))
-            .header("X-Api-Key", CHOSEN_KEY)
-            .json(&json!({"entityType": "item", "type": "item.update", "version": 2, "details": {"status": status}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let recorded = server
+            .call(&client, Method::POST, "/v1/audit_logs", json!({"entityType": "item", "type": "item.update", "version": 2, "details": {"status": status}}))
+            .await;
         ids.push(recorded["id"].as_str().unwrap().to_owned());
     }
-    let digest: serde_json::Value = client
-        .get(server.url("/v1/audit_logs/digest"))
-        .header("X-Api-Key", CHOSEN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let digest = server
+        .call(&client, Method::GET, "/v1/audit_logs/digest", Value::Null)
+        .await;
     let digest_file = dir.path().join("kept-digest.json");
     std::fs::write(&digest_file, digest.to_string()).unwrap();
     let digest_file = digest_file.to_str().unwrap().to_owned();

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::process::{CHOSEN_KEY, Server};
@@ -34,16 +34,14 @@ async fn a_million_lines_page_at_any_depth_and_export_in_flat_memory() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[], &[("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)]);
     let client = reqwest::Client::new();
-    let execution: Value = client
-        .post(server.url("/v1/executions"))
-        .header("X-Api-Key", CHOSEN_KEY)
-        .json(&json!({"jobKey": "big"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let execution = server
+        .call(
+            &client,
+            Method::POST,
+            "/v1/executions",
+            json!({"jobKey": "big"}),
+        )
+        .await;
     let id = execution["id"].as_str().unwrap().to_owned();
 
     let loading = Instant::now();
@@ -66,25 +64,15 @@ async fn a_million_lines_page_at_any_depth_and_export_in_flat_memory() {
     eprintln!("loaded {LINES} lines in {:.1?}", loading.elapsed());
 
     // A page at the start and one 900,000 lines deep, Talend's way.
-    let page = |query: String| {
-        let client = client.clone();
-        let url = server.url(&format!("/monitoring/executions/{id}/logs?{query}"));
-        async move {
-            client
-                .get(url)
-                .header("X-Api-Key", CHOSEN_KEY)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
+    let page = |query: &str| {
+        let path = format!("/monitoring/executions/{id}/logs?{query}");
+        let (server, client) = (&server, &client);
+        async move { server.call(client, Method::GET, &path, Value::Null).await }
     };
-    let first = page("count=200&order=asc".into()).await;
+    let first = page("count=200&order=asc").await;
     assert_eq!(first["totalSize"], LINES);
     assert_eq!(first["data"][0]["logMessage"], message(0));
-    let deep = page("count=200&order=asc&startIndex=900000".into()).await;
+    let deep = page("count=200&order=asc&startIndex=900000").await;
     assert_eq!(deep["size"], 200);
     assert_eq!(deep["data"][0]["seq"], 900_000);
     assert_eq!(deep["data"][199]["logMessage"], message(900_199));
@@ -93,15 +81,14 @@ async fn a_million_lines_page_at_any_depth_and_export_in_flat_memory() {
     // Export all of it as text, watching the server's memory while it builds.
     let pid = server.pid();
     let before = rss_bytes(pid);
-    let started: Value = client
-        .post(server.url(&format!("/monitoring/executions/{id}/logs?fileFormat=text")))
-        .header("X-Api-Key", CHOSEN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let started = server
+        .call(
+            &client,
+            Method::POST,
+            &format!("/monitoring/executions/{id}/logs?fileFormat=text"),
+            Value::Null,
+        )
+        .await;
     assert_eq!(started["size"], LINES);
     let token = started["token"].as_str().unwrap().to_owned();
     let exporting = Instant::now();

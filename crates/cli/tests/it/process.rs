@@ -78,6 +78,30 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// A JSON request with the chosen key (`body`: none when `Null`); the answer's JSON,
+    /// which must come with a success status.
+    pub async fn call(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let mut request = client
+            .request(method, self.url(path))
+            .header("X-Api-Key", CHOSEN_KEY);
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
     pub fn stderr(&self) -> Vec<String> {
         self.stderr.lock().unwrap().clone()
     }

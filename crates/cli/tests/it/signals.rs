@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::future::join_all;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::process::{CHOSEN_KEY, Server};
@@ -22,16 +22,14 @@ async fn write_while_stopping(
     stop: impl FnOnce() + Send + 'static,
 ) -> (String, Vec<String>) {
     let client = reqwest::Client::new();
-    let execution: Value = client
-        .post(server.url("/v1/executions"))
-        .header("X-Api-Key", CHOSEN_KEY)
-        .json(&json!({"jobKey": "durable"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let execution = server
+        .call(
+            &client,
+            Method::POST,
+            "/v1/executions",
+            json!({"jobKey": "durable"}),
+        )
+        .await;
     let id = execution["id"].as_str().unwrap().to_owned();
     let url = server.url(&format!("/v1/executions/{id}/logs"));
     let acknowledged = Arc::new(AtomicUsize::new(0));

@@ -134,11 +134,31 @@ impl TestApp {
         expect_status(response, StatusCode::CREATED).await
     }
 
+    /// Launches an execution of `job_key`; its id.
+    pub async fn launch_id(&self, key: &str, job_key: &str) -> String {
+        self.launch(key, job_key).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Ends an execution with `status`.
+    pub async fn end(&self, key: &str, execution: &str, status: &str) -> Value {
+        let response = self
+            .post(
+                &format!("/v1/executions/{execution}/end"),
+                key,
+                json!({"status": status}),
+            )
+            .await;
+        expect_status(response, StatusCode::OK).await
+    }
+
     /// Appends `messages` as info lines through the bulk endpoint.
-    pub async fn append(&self, key: &str, execution: &str, messages: &[&str]) -> Value {
+    pub async fn append(&self, key: &str, execution: &str, messages: &[impl AsRef<str>]) -> Value {
         let entries: Vec<Value> = messages
             .iter()
-            .map(|message| json!({"message": message}))
+            .map(|message| json!({"message": message.as_ref()}))
             .collect();
         let response = self
             .post(

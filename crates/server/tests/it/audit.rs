@@ -160,12 +160,7 @@ async fn job_lifecycle_events_carry_the_seeds_details() {
     let id = launched["id"].as_str().unwrap();
     app.post(&format!("/v1/executions/{id}/start"), &key, json!({}))
         .await;
-    app.post(
-        &format!("/v1/executions/{id}/end"),
-        &key,
-        json!({"status": "COMPLETED"}),
-    )
-    .await;
+    app.end(&key, id, "COMPLETED").await;
 
     let query = json!({"type": "and", "queries": [
         {"type": "eq", "field": "entityType", "value": "job"},

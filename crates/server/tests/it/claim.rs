@@ -92,12 +92,7 @@ async fn many_pollers_never_share_an_execution() {
     let launches = async {
         let mut ids = Vec::new();
         for _ in 0..3 {
-            ids.push(
-                app.launch(&key, "busy").await["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-            );
+            ids.push(app.launch_id(&key, "busy").await);
         }
         ids
     };

@@ -257,16 +257,7 @@ async fn an_unknown_cid_starts_a_running_execution_and_an_ended_one_refuses() {
     assert_eq!(execution["cid"], "airflow-run-2026-11-22");
     assert_eq!(execution["logCount"], 2);
 
-    expect_status(
-        app.post(
-            &format!("/v1/executions/{id}/end"),
-            &key,
-            json!({"status": "COMPLETED"}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    app.end(&key, id, "COMPLETED").await;
     expect_error(
         seed_request(&app, &key, "airflow-run-2026-11-22", body).await,
         StatusCode::CONFLICT,

@@ -26,8 +26,8 @@ async fn status(
         .unwrap()
 }
 
-/// Polls the status until the export is ready, then gives its link.
-async fn ready_link(app: &TestApp, key: &str, id: &str, token: &str) -> String {
+/// Polls the status until the export is no longer in progress; the last answer.
+async fn finished(app: &TestApp, key: &str, id: &str, token: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let answer = expect_status(
@@ -35,16 +35,34 @@ async fn ready_link(app: &TestApp, key: &str, id: &str, token: &str) -> String {
             StatusCode::OK,
         )
         .await;
-        match answer["status"].as_str().unwrap() {
-            "READY" => return answer["presignedURL"].as_str().unwrap().to_owned(),
-            "IN_PROGRESS" => {
-                assert!(answer.get("presignedURL").is_none());
-                assert!(Instant::now() < deadline, "the export never finished");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            other => panic!("export {other}: {answer}"),
+        if answer["status"] != "IN_PROGRESS" {
+            return answer;
         }
+        assert!(answer.get("presignedURL").is_none());
+        assert!(Instant::now() < deadline, "the export never finished");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Waits for the export to be ready; its link.
+async fn ready_link(app: &TestApp, key: &str, id: &str, token: &str) -> String {
+    let answer = finished(app, key, id, token).await;
+    assert_eq!(answer["status"], "READY", "{answer}");
+    answer["presignedURL"].as_str().unwrap().to_owned()
+}
+
+/// Asks for an export of execution `id` (`query`: `?fileFormat=...`, or empty); its answer.
+async fn start_export(app: &TestApp, key: &str, id: &str, query: &str) -> Value {
+    expect_status(
+        app.post(
+            &format!("/monitoring/executions/{id}/logs{query}"),
+            key,
+            json!(null),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn launch_with_lines(app: &TestApp, key: &str, count: usize) -> Value {
@@ -72,16 +90,7 @@ async fn a_text_export_downloads_whole_and_in_ranges() {
     let key = app.full_key("acme").await;
     let execution = launch_with_lines(&app, &key, 2500).await;
     let id = execution["id"].as_str().unwrap();
-    let started = expect_status(
-        app.post(
-            &format!("/monitoring/executions/{id}/logs?fileFormat=TEXT&newFileName=true"),
-            &key,
-            json!(null),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let started = start_export(&app, &key, id, "?fileFormat=TEXT&newFileName=true").await;
     assert_eq!(started["size"], 2500);
     let token = started["token"].as_str().unwrap().to_owned();
     assert_eq!(token.len(), 36, "a UUID like Talend's");
@@ -162,16 +171,7 @@ async fn a_json_export_is_an_array_of_entries_within_the_time_range() {
     let key = app.full_key("acme").await;
     let execution = launch_with_lines(&app, &key, 30).await;
     let id = execution["id"].as_str().unwrap();
-    let started = expect_status(
-        app.post(
-            &format!("/monitoring/executions/{id}/logs?fileFormat=json"),
-            &key,
-            json!(null),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let started = start_export(&app, &key, id, "?fileFormat=json").await;
     let link = ready_link(&app, &key, id, started["token"].as_str().unwrap()).await;
     let response = reqwest::get(&link).await.unwrap();
     assert_eq!(
@@ -184,16 +184,7 @@ async fn a_json_export_is_an_array_of_entries_within_the_time_range() {
     assert_eq!(entries[29]["seq"], 29);
     assert_eq!(entries[9]["severity"], "ERROR");
 
-    let empty = expect_status(
-        app.post(
-            &format!("/monitoring/executions/{id}/logs?endTime=2000-01-01T00:00:00Z"),
-            &key,
-            json!(null),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let empty = start_export(&app, &key, id, "?endTime=2000-01-01T00:00:00Z").await;
     assert_eq!(empty["size"], 0);
     let link = ready_link(&app, &key, id, empty["token"].as_str().unwrap()).await;
     let entries: Vec<Value> = reqwest::get(&link).await.unwrap().json().await.unwrap();
@@ -208,16 +199,7 @@ async fn tampered_expired_and_foreign_requests_are_refused() {
     let other = app.full_key("initech").await;
     let execution = launch_with_lines(&app, &key, 5).await;
     let id = execution["id"].as_str().unwrap();
-    let started = expect_status(
-        app.post(
-            &format!("/monitoring/executions/{id}/logs"),
-            &key,
-            json!(null),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let started = start_export(&app, &key, id, "").await;
     let token = started["token"].as_str().unwrap().to_owned();
     let link = ready_link(&app, &key, id, &token).await;
 
@@ -283,10 +265,7 @@ async fn tampered_expired_and_foreign_requests_are_refused() {
         "export not found",
     )
     .await;
-    let elsewhere = app.launch(&key, "other").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let elsewhere = app.launch_id(&key, "other").await;
     expect_error(
         status(&app, &key, &elsewhere, token.clone(), "text/plain").await,
         StatusCode::NOT_FOUND,
@@ -348,16 +327,7 @@ async fn expired_exports_and_their_files_are_removed() {
     let key = app.full_key("acme").await;
     let execution = launch_with_lines(&app, &key, 5).await;
     let id = execution["id"].as_str().unwrap();
-    let started = expect_status(
-        app.post(
-            &format!("/monitoring/executions/{id}/logs"),
-            &key,
-            json!(null),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let started = start_export(&app, &key, id, "").await;
     let token = started["token"].as_str().unwrap().to_owned();
     let link = ready_link(&app, &key, id, &token).await;
     assert_eq!(std::fs::read_dir(app.exports_dir()).unwrap().count(), 1);
@@ -393,30 +363,8 @@ async fn an_export_that_cannot_be_written_reports_failed() {
     let key = app.full_key("acme").await;
     let execution = launch_with_lines(&app, &key, 5).await;
     let id = execution["id"].as_str().unwrap();
-    let started = expect_status(
-        app.post(
-            &format!("/monitoring/executions/{id}/logs"),
-            &key,
-            json!(null),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let token = started["token"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let answer = loop {
-        let answer = expect_status(
-            status(&app, &key, id, token.clone(), "text/plain").await,
-            StatusCode::OK,
-        )
-        .await;
-        if answer["status"] != "IN_PROGRESS" {
-            break answer;
-        }
-        assert!(Instant::now() < deadline, "the export never ended");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let started = start_export(&app, &key, id, "").await;
+    let answer = finished(&app, &key, id, started["token"].as_str().unwrap()).await;
     assert_eq!(answer, json!({"status": "FAILED"}));
     app.stop().await;
 }

@@ -76,10 +76,7 @@ async fn json_and_ndjson_batches_append_in_order() {
 async fn a_batch_is_all_or_nothing_and_bounded() {
     let app = TestApp::spawn().await;
     let key = app.full_key("acme").await;
-    let id = app.launch(&key, "job").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.launch_id(&key, "job").await;
     let path = format!("/v1/executions/{id}/logs");
     expect_error(
         app.post(
@@ -141,10 +138,7 @@ async fn a_batch_is_all_or_nothing_and_bounded() {
 async fn pages_reach_any_depth_in_both_orders() {
     let app = TestApp::spawn().await;
     let key = app.full_key("acme").await;
-    let id = app.launch(&key, "job").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.launch_id(&key, "job").await;
     let total = 50_000_u64;
     for batch in 0..(total / 10_000) {
         let lines: Vec<Value> = (0..10_000)
@@ -190,10 +184,7 @@ async fn pages_reach_any_depth_in_both_orders() {
 async fn severity_and_time_filters() {
     let app = TestApp::spawn().await;
     let key = app.full_key("acme").await;
-    let id = app.launch(&key, "job").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.launch_id(&key, "job").await;
     let path = format!("/v1/executions/{id}/logs");
     let severities = ["info", "warning", "debug", "error"];
     let batch: Vec<Value> = (0..40)
@@ -242,10 +233,7 @@ async fn severity_and_time_filters() {
 async fn read_parameters_are_checked() {
     let app = TestApp::spawn().await;
     let key = app.full_key("acme").await;
-    let id = app.launch(&key, "job").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.launch_id(&key, "job").await;
     app.append(&key, &id, &["a", "b", "c"]).await;
     let path = format!("/v1/executions/{id}/logs");
     let page = expect_status(

@@ -50,10 +50,7 @@ async fn a_waiting_claim_ends_when_the_server_stops() {
 async fn acknowledged_writes_survive_a_restart() {
     let app = TestApp::spawn().await;
     let key = app.full_key("acme").await;
-    let id = app.launch(&key, "job").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.launch_id(&key, "job").await;
     let path = format!("/v1/executions/{id}/logs");
     let writes = (0..50).map(|n| app.post(&path, &key, json!([{"message": format!("w{n}")}])));
     let acknowledged: Vec<String> = join_all(writes)

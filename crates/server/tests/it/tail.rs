@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::app::{TestApp, expect_error};
 
@@ -86,18 +86,8 @@ async fn followers_get_every_line_once_then_the_end() {
         app.append(&key, &id, &[&format!("live {n}")]).await;
     }
     let bulk: Vec<String> = (0..2500).map(|n| format!("bulk {n}")).collect();
-    app.append(
-        &key,
-        &id,
-        &bulk.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .await;
-    app.post(
-        &format!("/v1/executions/{id}/end"),
-        &key,
-        json!({"status": "COMPLETED"}),
-    )
-    .await;
+    app.append(&key, &id, &bulk).await;
+    app.end(&key, &id, "COMPLETED").await;
 
     let mut expected = vec!["before 0".to_owned(), "before 1".to_owned()];
     expected.extend((0..30).map(|n| format!("live {n}")));
@@ -127,23 +117,10 @@ async fn followers_get_every_line_once_then_the_end() {
 async fn a_follower_resumes_after_the_last_event_and_can_start_at_the_tail() {
     let app = TestApp::spawn().await;
     let key = app.full_key("acme").await;
-    let id = app.launch(&key, "job").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.launch_id(&key, "job").await;
     let lines: Vec<String> = (0..10).map(|n| format!("line {n}")).collect();
-    app.append(
-        &key,
-        &id,
-        &lines.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .await;
-    app.post(
-        &format!("/v1/executions/{id}/end"),
-        &key,
-        json!({"status": "FAILED"}),
-    )
-    .await;
+    app.append(&key, &id, &lines).await;
+    app.end(&key, &id, "FAILED").await;
     let path = format!("/v1/executions/{id}/logs/stream");
 
     let resumed = app
@@ -215,10 +192,7 @@ async fn a_follower_resumes_after_the_last_event_and_can_start_at_the_tail() {
 async fn a_follow_ends_when_the_server_stops() {
     let app = TestApp::spawn().await;
     let key = app.full_key("acme").await;
-    let id = app.launch(&key, "job").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.launch_id(&key, "job").await;
     let response = app
         .request(
             reqwest::Method::GET,

@@ -18,10 +18,7 @@ fn seqs(page: &Value) -> Vec<u64> {
 async fn pages_by_position_newest_first() {
     let app = TestApp::spawn().await;
     let key = app.full_key("acme").await;
-    let id = app.launch(&key, "job").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.launch_id(&key, "job").await;
     let messages: Vec<String> = (0..120).map(|n| format!("line {n}")).collect();
     let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
     app.append(&key, &id, &messages).await;
@@ -110,10 +107,7 @@ async fn parameters_ids_and_tenants_are_checked() {
     let app = TestApp::spawn().await;
     let key = app.full_key("acme").await;
     let other = app.full_key("initech").await;
-    let id = app.launch(&key, "job").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.launch_id(&key, "job").await;
     let path = format!("/monitoring/executions/{id}/logs");
     for (query, needle) in [
         (
@@ -182,14 +176,8 @@ async fn deleting_empties_the_log_and_is_audited() {
     let app = TestApp::spawn().await;
     let key = app.full_key("acme").await;
     let reader = app.key("acme", &["EXECUTION_LOGS_READ"]).await;
-    let id = app.launch(&key, "job").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let busy = app.launch(&key, "busy").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.launch_id(&key, "job").await;
+    let busy = app.launch_id(&key, "busy").await;
     app.append(&key, &id, &["a", "b", "c"]).await;
     app.append(&key, &busy, &["x"]).await;
     let path = format!("/monitoring/executions/{id}/logs");
