@@ -309,7 +309,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         token: ExportToken,
     ) -> Result<ExportJob, StoreError>;
 
-    /// Claims the oldest export waiting to be built whose claim is older than `stale`.
+    /// Claims the oldest export waiting to be built, unclaimed or claimed at least `stale`
+    /// ago.
     async fn claim_export(
         &self,
         stale: std::time::Duration,

@@ -100,7 +100,7 @@ pub(super) fn claim(
     let waiting: Option<[u8; 16]> = connection
         .prepare_cached(
             "SELECT token FROM exports \
-             WHERE status = 'IN_PROGRESS' AND (claimed_at IS NULL OR claimed_at < ?1) \
+             WHERE status = 'IN_PROGRESS' AND (claimed_at IS NULL OR claimed_at <= ?1) \
              ORDER BY id LIMIT 1",
         )?
         .query_row([stale_before], |row| uuid_bytes(row, 0))
