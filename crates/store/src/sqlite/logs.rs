@@ -269,8 +269,9 @@ pub(super) fn purge(connection: &Connection, max_rows: usize) -> Result<Option<u
     Ok(Some(removed as u64))
 }
 
-/// Executions that may hold lines created before their account's retention cutoff, after
-/// rowid `after`: `(rowid, cutoff)`.
+/// Executions whose first stored line was created before their account's retention
+/// cutoff, after rowid `after`: `(rowid, cutoff)`. Only those have lines to expire, so a
+/// sweep writes nothing for an old execution whose remaining lines are all newer.
 pub(super) fn expiry_candidates(
     connection: &Connection,
     default_days: Option<u32>,
@@ -288,6 +289,9 @@ pub(super) fn expiry_candidates(
              WHERE e.id > ?4 AND e.first_seq < e.next_seq \
                AND coalesce(a.execution_log_retention_days, ?2) IS NOT NULL \
                AND e.queued_at < ?1 - coalesce(a.execution_log_retention_days, ?2) * ?3 \
+               AND EXISTS (SELECT 1 FROM execution_logs l WHERE l.execution_id = e.id \
+                   AND l.seq = e.first_seq \
+                   AND l.created_at < ?1 - coalesce(a.execution_log_retention_days, ?2) * ?3) \
              ORDER BY e.id LIMIT ?5",
         )?
         .query_map(
