@@ -600,6 +600,14 @@ pub(super) fn head(connection: &Connection, account: AccountId) -> Result<ChainH
     })
 }
 
+/// A verification that stopped at a broken link.
+fn broken_at(checked: u64, id: Option<AuditId>, seq: u64, reason: String) -> ChainVerification {
+    ChainVerification {
+        checked,
+        broken: Some(BrokenLink { id, seq, reason }),
+    }
+}
+
 /// Recomputes an account's chain from its first entry, hashing each entry's columns as
 /// they are stored, and compares every stored hash; with an anchor, also checks that the
 /// chain passes through it.
@@ -612,14 +620,12 @@ pub(super) fn verify(
         && anchor.entries == 0
         && anchor.head != ChainHash::GENESIS
     {
-        return Ok(ChainVerification {
-            checked: 0,
-            broken: Some(BrokenLink {
-                id: None,
-                seq: 0,
-                reason: "the digest states an empty chain with a non-empty head".into(),
-            }),
-        });
+        return Ok(broken_at(
+            0,
+            None,
+            0,
+            "the digest states an empty chain with a non-empty head".into(),
+        ));
     }
     let mut statement = connection.prepare(
         "SELECT seq, public_id, time_generated, recorded_at, entity_type, event_type, version, \
@@ -631,14 +637,7 @@ pub(super) fn verify(
     while let Some(row) = rows.next()? {
         let seq: u64 = row.get(0)?;
         let id: String = row.get(1)?;
-        let broken = |reason: String| ChainVerification {
-            checked,
-            broken: Some(BrokenLink {
-                id: AuditId::parse(&id).ok(),
-                seq,
-                reason,
-            }),
-        };
+        let broken = |reason: String| broken_at(checked, AuditId::parse(&id).ok(), seq, reason);
         if seq != checked {
             return Ok(broken(format!(
                 "it is entry {seq} where entry {checked} should be: entries are missing before it"
@@ -670,47 +669,41 @@ pub(super) fn verify(
         {
             // Every hash is consistent, yet not the chain the digest saw: history up to
             // here was rewritten, hashes and all.
-            return Ok(ChainVerification {
-                checked: 0,
-                broken: Some(BrokenLink {
-                    id: AuditId::parse(&id).ok(),
-                    seq,
-                    reason: format!(
-                        "the chain up to this entry no longer matches the digest of its first {} entries: \
-                         entries up to here were rewritten along with their hashes",
-                        anchor.entries
-                    ),
-                }),
-            });
+            return Ok(broken_at(
+                0,
+                AuditId::parse(&id).ok(),
+                seq,
+                format!(
+                    "the chain up to this entry no longer matches the digest of its first {} entries: \
+                     entries up to here were rewritten along with their hashes",
+                    anchor.entries
+                ),
+            ));
         }
     }
     if let Some(anchor) = anchor
         && anchor.entries > checked
     {
-        return Ok(ChainVerification {
+        return Ok(broken_at(
             checked,
-            broken: Some(BrokenLink {
-                id: None,
-                seq: checked,
-                reason: format!(
-                    "the digest covers {} entries but the chain now holds {checked}",
-                    anchor.entries
-                ),
-            }),
-        });
+            None,
+            checked,
+            format!(
+                "the digest covers {} entries but the chain now holds {checked}",
+                anchor.entries
+            ),
+        ));
     }
     let (next_seq, head) = chain_head(connection, account)?;
     if next_seq != checked || head != previous {
-        return Ok(ChainVerification {
+        return Ok(broken_at(
             checked,
-            broken: Some(BrokenLink {
-                id: None,
-                seq: checked,
-                reason: format!(
-                    "the chain holds {checked} entries but its head records {next_seq}: entries at its end are missing or its head was changed"
-                ),
-            }),
-        });
+            None,
+            checked,
+            format!(
+                "the chain holds {checked} entries but its head records {next_seq}: entries at its end are missing or its head was changed"
+            ),
+        ));
     }
     Ok(ChainVerification {
         checked,

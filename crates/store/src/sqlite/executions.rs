@@ -205,11 +205,12 @@ struct NewExecution<'a> {
     now: UtcTime,
 }
 
-/// Stores a new execution; returns its rowid and its id.
+/// Stores a new execution and records its `job.queue`, with which every execution's audit
+/// trail begins; returns its rowid and the execution as stored.
 fn insert_execution(
     connection: &Connection,
     new: NewExecution<'_>,
-) -> Result<(i64, ExecutionId), StoreError> {
+) -> Result<(i64, Execution), StoreError> {
     let id = ExecutionId::generate();
     let started_at = (new.status == ExecutionStatus::Running).then_some(new.now.unix_millis());
     let input = Value::Object(new.input.clone()).to_string();
@@ -231,7 +232,15 @@ fn insert_execution(
             new.now.unix_millis(),
             started_at,
         ])?;
-    Ok((connection.last_insert_rowid(), id))
+    let rowid = connection.last_insert_rowid();
+    let execution = by_rowid(connection, rowid)?;
+    audit::record(
+        connection,
+        new.account,
+        &audit_events::job_queue(&execution),
+        new.now,
+    )?;
+    Ok((rowid, execution))
 }
 
 /// The input an execution is handed: the launch's, plus `eventCorrelationId` = its cid.
@@ -252,7 +261,7 @@ pub(super) fn launch(
 ) -> Result<Execution, StoreError> {
     let job_rowid = ensure_job(connection, account, &launch.job, now)?;
     let cid = Cid::generate();
-    let (rowid, _) = insert_execution(
+    let (_, execution) = insert_execution(
         connection,
         NewExecution {
             account,
@@ -264,13 +273,6 @@ pub(super) fn launch(
             launched_by: launch.launched_by,
             now,
         },
-    )?;
-    let execution = by_rowid(connection, rowid)?;
-    audit::record(
-        connection,
-        account,
-        &audit_events::job_queue(&execution),
-        now,
     )?;
     Ok(execution)
 }
@@ -286,7 +288,7 @@ pub(super) fn create_for_cid(
 ) -> Result<AppendTarget, StoreError> {
     let job_rowid = ensure_job(connection, account, &JobSpec::with_key(job.clone()), now)?;
     let status = ExecutionStatus::Running;
-    let (rowid, id) = insert_execution(
+    let (rowid, execution) = insert_execution(
         connection,
         NewExecution {
             account,
@@ -299,14 +301,7 @@ pub(super) fn create_for_cid(
             now,
         },
     )?;
-    // Queued and started at once: its audit trail still begins with job.queue.
-    let execution = by_rowid(connection, rowid)?;
-    audit::record(
-        connection,
-        account,
-        &audit_events::job_queue(&execution),
-        now,
-    )?;
+    // Queued (job.queue is recorded) and started at once.
     audit::record(
         connection,
         account,
@@ -315,7 +310,7 @@ pub(super) fn create_for_cid(
     )?;
     Ok(AppendTarget {
         rowid,
-        id,
+        id: execution.id,
         cid: cid.clone(),
         status,
         next_seq: 0,
