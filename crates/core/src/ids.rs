@@ -49,6 +49,13 @@ macro_rules! uuid_id {
                 serializer.collect_str(self)
             }
         }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                $name::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 
@@ -66,6 +73,26 @@ uuid_id!(
     /// An API key's public id (never the key itself).
     KeyId,
     "key"
+);
+uuid_id!(
+    /// A data operation followed end to end by the operating log (seed 004's `operationId`).
+    OperationId,
+    "operation"
+);
+uuid_id!(
+    /// One operating log item.
+    OperatingItemId,
+    "operating log item"
+);
+uuid_id!(
+    /// A data agent (seed 004's `agentId`).
+    AgentId,
+    "agent"
+);
+uuid_id!(
+    /// A data source of a data agent (seed 004's `sourceId`, `publisherSourceId`).
+    SourceId,
+    "source"
 );
 
 /// An account (tenant). Shown to clients as a decimal string, like the seeds' `accountId`.

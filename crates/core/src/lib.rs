@@ -18,3 +18,6 @@ pub mod find_query;
 pub mod audit_events;
 pub mod audit_digest;
 pub mod export;
+pub mod operating;
+pub mod operating_stats;
+pub mod gantt;

@@ -45,6 +45,29 @@ impl UtcTime {
         Ok(UtcTime(timestamp.as_millisecond()))
     }
 
+    /// Like [`UtcTime::parse`], but a date-time without an offset (`2026-01-01T00:00:00`) or a
+    /// bare date (`2026-01-01`, midnight) is taken as UTC: for parameters the seeds document as
+    /// "UTC datetime", which their clients often send without the `Z`.
+    pub fn parse_assuming_utc(text: &str) -> Result<Self, InvalidTime> {
+        if let Ok(time) = UtcTime::parse(text) {
+            return Ok(time);
+        }
+        let trimmed = text.trim();
+        let civil = trimmed
+            .parse::<jiff::civil::DateTime>()
+            .or_else(|_| {
+                trimmed
+                    .parse::<jiff::civil::Date>()
+                    .map(|date| date.to_datetime(jiff::civil::Time::midnight()))
+            })
+            .map_err(|_| InvalidTime(text.to_owned()))?;
+        let timestamp = civil
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map_err(|_| InvalidTime(text.to_owned()))?
+            .timestamp();
+        Ok(UtcTime(timestamp.as_millisecond()))
+    }
+
     /// The later of two instants.
     pub fn max(self, other: UtcTime) -> UtcTime {
         UtcTime(self.0.max(other.0))
@@ -75,6 +98,26 @@ impl<'de> Deserialize<'de> for UtcTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_without_an_offset_can_be_taken_as_utc() {
+        let utc = UtcTime::parse("2026-01-01T10:30:00Z").unwrap();
+        assert_eq!(UtcTime::parse_assuming_utc("2026-01-01T10:30:00"), Ok(utc));
+        assert_eq!(UtcTime::parse_assuming_utc("2026-01-01T10:30:00Z"), Ok(utc));
+        assert_eq!(
+            UtcTime::parse_assuming_utc("2026-01-01T12:30:00+02:00"),
+            Ok(utc)
+        );
+        assert_eq!(
+            UtcTime::parse_assuming_utc("2026-01-01")
+                .unwrap()
+                .to_string(),
+            "2026-01-01T00:00:00.000Z"
+        );
+        assert!(UtcTime::parse_assuming_utc("last week").is_err());
+        // The strict parser still wants the offset.
+        assert!(UtcTime::parse("2026-01-01T10:30:00").is_err());
+    }
 
     #[test]
     fn shows_milliseconds_and_z() {
