@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use pipelog_core::api_key::{ApiKeySecret, KeyName, KeyRole, NewApiKey, RateLimit};
-use pipelog_core::ids::AccountName;
+use pipelog_core::ids::{AccountName, AgentId, Label, SourceId};
+use pipelog_core::operating::DataAgent;
 use pipelog_core::permission::PermissionSet;
 use pipelog_store::Store;
 use pipelog_store::sqlite::SqliteStore;
@@ -38,6 +39,39 @@ pub struct CreateArgs {
     /// A label to recognise the key by.
     #[arg(long)]
     name: Option<String>,
+    /// The data agent the key stands for (a UUID): operating log items written with the key
+    /// carry it as `agentId`.
+    #[arg(long, value_name = "UUID")]
+    agent_id: Option<String>,
+    /// The agent's code, for `agentCode` (needs --agent-id).
+    #[arg(long, requires = "agent_id")]
+    agent_code: Option<String>,
+    /// The agent's data source (a UUID), used as `sourceId` when an item names none
+    /// (needs --agent-id).
+    #[arg(long, value_name = "UUID", requires = "agent_id")]
+    source_id: Option<String>,
+}
+
+fn data_agent(args: &CreateArgs) -> anyhow::Result<Option<DataAgent>> {
+    let Some(agent_id) = &args.agent_id else {
+        return Ok(None);
+    };
+    Ok(Some(DataAgent {
+        agent_id: AgentId::parse(agent_id)
+            .with_context(|| format!("invalid --agent-id `{agent_id}`"))?,
+        agent_code: args
+            .agent_code
+            .as_deref()
+            .map(Label::parse)
+            .transpose()
+            .context("invalid --agent-code")?,
+        source_id: args
+            .source_id
+            .as_deref()
+            .map(SourceId::parse)
+            .transpose()
+            .context("invalid --source-id")?,
+    }))
 }
 
 pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
@@ -61,6 +95,7 @@ fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
         .map(KeyName::parse)
         .transpose()
         .context("invalid --name")?;
+    let agent = data_agent(&args)?;
     let settings = args.store.resolve()?;
     let store = SqliteStore::open(&settings.data_dir, settings.options)
         .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?;
@@ -80,6 +115,7 @@ fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
                     permissions,
                     rate_limit,
                     role: KeyRole::Account,
+                    agent,
                 },
                 None,
             )

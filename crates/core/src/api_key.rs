@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::ids::{AccountId, AccountName, KeyId, Label};
+use crate::operating::DataAgent;
 use crate::permission::PermissionSet;
 use crate::time::UtcTime;
 
@@ -189,6 +190,9 @@ pub struct NewApiKey {
     pub permissions: PermissionSet,
     pub rate_limit: RateLimit,
     pub role: KeyRole,
+    /// The data agent the key stands for, if any: operating log items written with it
+    /// carry the agent's fields.
+    pub agent: Option<DataAgent>,
 }
 
 /// A stored key, as the store returns it. Holds no secret.
@@ -201,6 +205,7 @@ pub struct ApiKey {
     pub permissions: PermissionSet,
     pub rate_limit: RateLimit,
     pub role: KeyRole,
+    pub agent: Option<DataAgent>,
     pub created_at: UtcTime,
     pub revoked_at: Option<UtcTime>,
 }

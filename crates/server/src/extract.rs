@@ -81,6 +81,17 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Resul
     Ok(value)
 }
 
+/// Converts a JSON value already parsed into `T`; errors say where, and what was expected.
+pub(crate) fn from_json_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+    what: &str,
+) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        json_error(what, &path, error.into_inner())
+    })
+}
+
 fn json_error(what: &str, path: &str, error: serde_json::Error) -> ApiError {
     let text = error.to_string();
     // serde_json ends its messages with " at line L column C"; that goes to `detail`.

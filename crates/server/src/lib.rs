@@ -17,6 +17,7 @@ mod executions;
 mod exports;
 mod maintenance;
 mod audit;
+mod operating;
 mod native;
 
 use std::future::Future;
@@ -99,6 +100,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(data_factory::router())
         .merge(audit::router())
         .merge(executions::router())
+        .merge(operating::router())
         .merge(native::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

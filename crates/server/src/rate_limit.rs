@@ -141,6 +141,7 @@ mod tests {
             permissions: PermissionSet::all(),
             rate_limit,
             role: KeyRole::Account,
+            agent: None,
             created_at: UtcTime::now(),
             revoked_at: None,
         }

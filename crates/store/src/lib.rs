@@ -16,7 +16,12 @@ use pipelog_core::execution::{Execution, ExecutionStatus, FinalStatus, LaunchExe
 use pipelog_core::export::{ExportFormat, ExportJob, ExportToken};
 use pipelog_core::find_query::FindQuery;
 use pipelog_core::ids::{AccountId, AccountName, Cid, ExecutionId, JobKey, KeyId};
+use pipelog_core::ids::{AgentId, OperatingItemId, OperationId, SourceId};
 use pipelog_core::log_entry::{LogEntry, LogLine};
+use pipelog_core::operating::{
+    AgentCode, ItemTiming, NewOperatingItem, OperatingItem, OperationScope, StatusSeverity,
+};
+use pipelog_core::operating_stats::{AggregateStatistics, ComponentFilter};
 use pipelog_core::paging::{LogQuery, Page, PageLimit, TimeRange};
 use pipelog_core::time::UtcTime;
 use tokio::sync::watch;
@@ -151,6 +156,41 @@ pub struct ExecutionFilter {
     pub job_key: Option<JobKey>,
     /// Bounds on `queuedAt`.
     pub queued: TimeRange,
+}
+
+/// Which operating log items a list selects (seed 004's query parameters), in creation
+/// order, `offset` items skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OperatingQuery {
+    pub operation: Option<OperationId>,
+    pub scope: Option<OperationScope>,
+    /// Without it, system-level items are left out.
+    pub include_system_level: bool,
+    pub min_severity: Option<StatusSeverity>,
+    pub agent_code: Option<AgentCode>,
+    pub agent_id: Option<AgentId>,
+    /// The owner's source; with a publisher-side scope, also the publisher of consumer items.
+    pub source_id: Option<SourceId>,
+    /// Inclusive bounds on `createdOn`.
+    pub created_from: Option<UtcTime>,
+    pub created_to: Option<UtcTime>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// A page of operating log items and how many the query selects in all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatingPage {
+    pub total: u64,
+    pub items: Vec<OperatingItem>,
+}
+
+/// Operations whose first item was recorded within `[from, to]` (inclusive), for
+/// statistics over a period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OperationWindow {
+    pub from: UtcTime,
+    pub to: UtcTime,
 }
 
 /// The storage behind a pipelog server. One implementation per backend; the same test
@@ -359,6 +399,59 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         account: AccountId,
         anchor: Option<ChainAnchor>,
     ) -> Result<ChainVerification, StoreError>;
+
+    /// Records operating log items, all or none, in one commit.
+    async fn record_operating_items(
+        &self,
+        account: AccountId,
+        items: Vec<NewOperatingItem>,
+    ) -> Result<Vec<OperatingItem>, StoreError>;
+
+    async fn operating_item(
+        &self,
+        account: AccountId,
+        id: OperatingItemId,
+    ) -> Result<OperatingItem, StoreError>;
+
+    /// A page of the items `query` selects, oldest first, and how many it selects in all.
+    async fn list_operating_items(
+        &self,
+        account: AccountId,
+        query: OperatingQuery,
+    ) -> Result<OperatingPage, StoreError>;
+
+    /// Up to `limit` items of one operation, oldest first; not found when it has none.
+    async fn operation_items(
+        &self,
+        account: AccountId,
+        operation: OperationId,
+        limit: usize,
+    ) -> Result<Vec<OperatingItem>, StoreError>;
+
+    /// Up to `limit` items of one operation, reduced to what statistics read; not found
+    /// when it has none.
+    async fn operation_timings(
+        &self,
+        account: AccountId,
+        operation: OperationId,
+        limit: usize,
+    ) -> Result<Vec<ItemTiming>, StoreError>;
+
+    /// How many of the account's operations began within `window`.
+    async fn count_operations(
+        &self,
+        account: AccountId,
+        window: OperationWindow,
+    ) -> Result<u64, StoreError>;
+
+    /// Statistics over the operations that began within `window`, reading only the index
+    /// that holds their timings, one operation at a time.
+    async fn operation_statistics(
+        &self,
+        account: AccountId,
+        window: OperationWindow,
+        filter: ComponentFilter,
+    ) -> Result<AggregateStatistics, StoreError>;
 
     /// Every account, with its name, oldest first: for checks that cover the whole store.
     async fn accounts(&self) -> Result<Vec<(AccountId, AccountName)>, StoreError>;

@@ -14,6 +14,7 @@ mod executions;
 mod logs;
 mod audit;
 mod exports;
+mod operating;
 
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
@@ -30,7 +31,10 @@ use pipelog_core::execution::{Execution, FinalStatus, LaunchExecution};
 use pipelog_core::export::{ExportJob, ExportToken};
 use pipelog_core::find_query::FindQuery;
 use pipelog_core::ids::{AccountId, AccountName, ExecutionId, JobKey, KeyId};
+use pipelog_core::ids::{OperatingItemId, OperationId};
 use pipelog_core::log_entry::LogLine;
+use pipelog_core::operating::{ItemTiming, NewOperatingItem, OperatingItem};
+use pipelog_core::operating_stats::{AggregateStatistics, ComponentFilter};
 use pipelog_core::paging::{LogQuery, Page, PageLimit};
 use pipelog_core::permission::PermissionSet;
 use pipelog_core::time::UtcTime;
@@ -39,8 +43,8 @@ use tokio::sync::watch;
 
 use crate::{
     Appended, AuditPageRequest, ChainAnchor, ChainHead, ChainVerification, DeletedLogs,
-    ExecutionFilter, KeyScope, LogPage, LogRun, LogTarget, NewExport, RecordedAudit, Store,
-    StoreError,
+    ExecutionFilter, KeyScope, LogPage, LogRun, LogTarget, NewExport, OperatingPage,
+    OperatingQuery, OperationWindow, RecordedAudit, Store, StoreError,
 };
 use readers::Readers;
 use writer::Writer;
@@ -216,6 +220,7 @@ impl Store for SqliteStore {
                     permissions: PermissionSet::all(),
                     rate_limit: RateLimit::Unlimited,
                     role: KeyRole::Operator,
+                    agent: None,
                 };
                 accounts::insert_key(connection, &key, None, now).map(Some)
             })
@@ -554,6 +559,92 @@ impl Store for SqliteStore {
     ) -> Result<ChainVerification, StoreError> {
         self.readers
             .read(move |connection| audit::verify(connection, account, anchor))
+            .await
+    }
+
+    async fn record_operating_items(
+        &self,
+        account: AccountId,
+        items: Vec<NewOperatingItem>,
+    ) -> Result<Vec<OperatingItem>, StoreError> {
+        let weight = items.len();
+        // Items of one account share a group: their index pages are written once per commit.
+        let group = {
+            let mut hasher = DefaultHasher::new();
+            ("operating", account).hash(&mut hasher);
+            hasher.finish()
+        };
+        self.writer
+            .grouped(group, weight, move |connection, now| {
+                operating::record(connection, account, &items, now)
+            })
+            .await
+    }
+
+    async fn operating_item(
+        &self,
+        account: AccountId,
+        id: OperatingItemId,
+    ) -> Result<OperatingItem, StoreError> {
+        self.readers
+            .read(move |connection| operating::get(connection, account, id))
+            .await
+    }
+
+    async fn list_operating_items(
+        &self,
+        account: AccountId,
+        query: OperatingQuery,
+    ) -> Result<OperatingPage, StoreError> {
+        self.readers
+            .read(move |connection| operating::list(connection, account, &query))
+            .await
+    }
+
+    async fn operation_items(
+        &self,
+        account: AccountId,
+        operation: OperationId,
+        limit: usize,
+    ) -> Result<Vec<OperatingItem>, StoreError> {
+        self.readers
+            .read(move |connection| {
+                operating::operation_items(connection, account, operation, limit)
+            })
+            .await
+    }
+
+    async fn operation_timings(
+        &self,
+        account: AccountId,
+        operation: OperationId,
+        limit: usize,
+    ) -> Result<Vec<ItemTiming>, StoreError> {
+        self.readers
+            .read(move |connection| {
+                operating::operation_timings(connection, account, operation, limit)
+            })
+            .await
+    }
+
+    async fn count_operations(
+        &self,
+        account: AccountId,
+        window: OperationWindow,
+    ) -> Result<u64, StoreError> {
+        self.readers
+            .read(move |connection| operating::count_operations(connection, account, window))
+            .await
+    }
+
+    async fn operation_statistics(
+        &self,
+        account: AccountId,
+        window: OperationWindow,
+        filter: ComponentFilter,
+    ) -> Result<AggregateStatistics, StoreError> {
+        self.readers
+            .read(move |connection| operating::statistics(connection, account, window, filter))
             .await
     }
 

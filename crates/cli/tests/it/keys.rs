@@ -79,6 +79,40 @@ async fn keys_made_offline_and_beside_a_running_server_work() {
         keys.headers().get("ratelimit-limit").is_none(),
         "rate limit 0 is none"
     );
+
+    // A data agent's key: the operating log items it writes carry the agent.
+    let agent = "65d9f221-01ce-433f-bc63-e81a4201516a";
+    let agent_key = create_key(
+        data_dir,
+        &[
+            "--account",
+            "initech",
+            "--permissions",
+            "OPERATING_LOGS_WRITE",
+            "--agent-id",
+            agent,
+            "--agent-code",
+            "ERP-EU",
+            "--source-id",
+            agent,
+        ],
+    );
+    let written = client
+        .post(server.url("/api/v1/OperatingLogs"))
+        .header("Authorization", format!("Bearer {agent_key}"))
+        .json(
+            &serde_json::json!({"operationType": "InputData", "activityType": "Application|Start"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(written.status(), StatusCode::CREATED);
+    let item: serde_json::Value = written.json().await.unwrap();
+    assert_eq!(
+        (item["agentId"].as_str(), item["agentCode"].as_str()),
+        (Some(agent), Some("ERP-EU"))
+    );
+    assert_eq!(item["sourceId"], agent);
     assert!(server.terminate().success());
 }
 
@@ -98,6 +132,28 @@ fn bad_arguments_name_themselves() {
         (
             vec!["--account", "acme", "--permissions", ","],
             "--permissions names no permission",
+        ),
+        (
+            vec![
+                "--account",
+                "acme",
+                "--permissions",
+                "ALL",
+                "--agent-id",
+                "erp",
+            ],
+            "invalid --agent-id `erp`",
+        ),
+        (
+            vec![
+                "--account",
+                "acme",
+                "--permissions",
+                "ALL",
+                "--agent-code",
+                "ERP",
+            ],
+            "--agent-id",
         ),
     ] {
         let mut all = vec!["keys", "create", "--data-dir", data_dir];

@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::routing::{delete, post};
 use axum::{Json, Router};
 use pipelog_core::api_key::{ApiKeySecret, KeyName, KeyRole, NewApiKey, RateLimit};
-use pipelog_core::ids::{AccountName, KeyId};
+use pipelog_core::ids::{AccountName, AgentId, KeyId, SourceId};
+use pipelog_core::operating::{AgentCode, DataAgent};
 use pipelog_core::paging::PageLimit;
 use pipelog_core::permission::{Permission, PermissionSet};
 use pipelog_store::KeyScope;
@@ -38,6 +39,17 @@ struct CreateKeyBody {
     /// Requests per minute; 0 for none; absent for the server's default.
     rate_limit: Option<u32>,
     name: Option<KeyName>,
+    /// The data agent the key stands for, if any.
+    agent: Option<AgentBody>,
+}
+
+/// `{agentId, agentCode?, sourceId?}`: operating log items written with the key carry these.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AgentBody {
+    agent_id: AgentId,
+    agent_code: Option<AgentCode>,
+    source_id: Option<SourceId>,
 }
 
 /// How many requests per minute a limit allows; `None` for no limit.
@@ -101,6 +113,11 @@ async fn create_key(
                 permissions: body.permissions,
                 rate_limit,
                 role: KeyRole::Account,
+                agent: body.agent.map(|agent| DataAgent {
+                    agent_id: agent.agent_id,
+                    agent_code: agent.agent_code,
+                    source_id: agent.source_id,
+                }),
             },
             Some(principal.key().id),
         )

@@ -2,11 +2,14 @@
 
 use pipelog_core::api_key::{ApiKey, KeyName, KeyRole, RateLimit};
 use pipelog_core::execution::{ActionOrigin, Execution, ExecutionStatus};
-use pipelog_core::ids::{AccountId, AccountName, Cid, ExecutionId, JobId, JobKey, KeyId};
+use pipelog_core::ids::{
+    AccountId, AccountName, AgentId, Cid, ExecutionId, JobId, JobKey, KeyId, SourceId,
+};
 use pipelog_core::job::{JobTitle, JobType, PipelineId, SystemJobType};
 use pipelog_core::log_entry::{
     EmitterName, EventCorrelationId, LogEntry, LogEntryId, LogMessage, MessageType, Severity,
 };
+use pipelog_core::operating::AgentCode;
 use pipelog_core::permission::PermissionSet;
 use pipelog_core::time::UtcTime;
 use serde::Serialize;
@@ -134,9 +137,22 @@ pub(crate) struct KeyView {
     /// Requests per minute; 0 for none; null for the server's default.
     rate_limit: RateLimit,
     role: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<AgentView>,
     created_at: UtcTime,
     #[serde(skip_serializing_if = "Option::is_none")]
     revoked_at: Option<UtcTime>,
+}
+
+/// The data agent a key stands for.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AgentView {
+    agent_id: AgentId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_code: Option<AgentCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_id: Option<SourceId>,
 }
 
 impl From<ApiKey> for KeyView {
@@ -152,6 +168,11 @@ impl From<ApiKey> for KeyView {
                 KeyRole::Operator => "OPERATOR",
                 KeyRole::Account => "ACCOUNT",
             },
+            agent: key.agent.map(|agent| AgentView {
+                agent_id: agent.agent_id,
+                agent_code: agent.agent_code,
+                source_id: agent.source_id,
+            }),
             created_at: key.created_at,
             revoked_at: key.revoked_at,
         }

@@ -18,3 +18,5 @@ mod talend;
 mod exports;
 mod tail;
 mod retention;
+mod operating;
+mod operations;

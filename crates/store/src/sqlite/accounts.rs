@@ -1,7 +1,8 @@
 //! Accounts and API keys.
 
 use pipelog_core::api_key::{ApiKey, KeyHash, KeyRole, NewApiKey, RateLimit};
-use pipelog_core::ids::{AccountId, AccountName, KeyId};
+use pipelog_core::ids::{AccountId, AccountName, AgentId, KeyId, SourceId};
+use pipelog_core::operating::DataAgent;
 use pipelog_core::paging::{Page, PageLimit};
 use pipelog_core::permission::PermissionSet;
 use pipelog_core::time::UtcTime;
@@ -10,11 +11,14 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 use pipelog_core::audit_events;
 
 use super::audit;
-use super::columns::{optional_label, optional_time, parsed, time, uuid_bytes};
+use super::columns::{
+    optional_label, optional_time, optional_uuid_bytes, parsed, time, uuid_bytes,
+};
 use crate::{KeyScope, StoreError};
 
 const KEY_SELECT: &str = "SELECT k.public_id, k.account_id, a.name, k.name, k.permissions, \
-     k.rate_limit, k.is_operator, k.created_at, k.revoked_at, k.hash, k.id \
+     k.rate_limit, k.is_operator, k.created_at, k.revoked_at, k.hash, k.id, \
+     k.agent_id, k.agent_code, k.agent_source_id \
      FROM api_keys k JOIN accounts a ON a.id = k.account_id";
 
 fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
@@ -29,6 +33,14 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
             KeyRole::Operator
         } else {
             KeyRole::Account
+        },
+        agent: match optional_uuid_bytes(row, 11)? {
+            None => None,
+            Some(agent_id) => Some(DataAgent {
+                agent_id: AgentId::from_bytes(agent_id),
+                agent_code: optional_label(row, 12)?,
+                source_id: optional_uuid_bytes(row, 13)?.map(SourceId::from_bytes),
+            }),
         },
         created_at: time(row, 7)?,
         revoked_at: optional_time(row, 8)?,
@@ -85,7 +97,8 @@ pub(super) fn insert_key(
     let inserted = connection
         .prepare_cached(
             "INSERT INTO api_keys (public_id, account_id, name, lookup, hash, permissions, \
-             rate_limit, is_operator, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             rate_limit, is_operator, created_at, agent_id, agent_code, agent_source_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?
         .execute(params![
             id.as_bytes(),
@@ -97,6 +110,15 @@ pub(super) fn insert_key(
             key.rate_limit.to_option(),
             key.role == KeyRole::Operator,
             now.unix_millis(),
+            key.agent.as_ref().map(|agent| agent.agent_id.as_bytes()),
+            key.agent
+                .as_ref()
+                .and_then(|agent| agent.agent_code.as_ref())
+                .map(|code| code.as_str()),
+            key.agent
+                .as_ref()
+                .and_then(|agent| agent.source_id.as_ref())
+                .map(|source| source.as_bytes()),
         ]);
     match inserted {
         Ok(_) => {

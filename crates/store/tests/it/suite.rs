@@ -6,6 +6,7 @@ pub mod executions;
 pub mod exports;
 pub mod keys;
 pub mod logs;
+pub mod operating;
 
 use pipelog_core::api_key::{ApiKeySecret, KeyRole, NewApiKey, RateLimit};
 use pipelog_core::execution::{ActionOrigin, LaunchExecution};
@@ -31,6 +32,7 @@ pub fn new_key(account: &str, permissions: PermissionSet) -> NewApiKey {
         permissions,
         rate_limit: RateLimit::ServerDefault,
         role: KeyRole::Account,
+        agent: None,
     }
 }
 

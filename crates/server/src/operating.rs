@@ -1,0 +1,644 @@
+//! The operating log (seed 004): `GET|POST /api/v1/OperatingLogs` as the seed defines them,
+//! plus what pipelog adds: `POST /api/v1/OperatingLogs/batch` (all or nothing),
+//! `GET /api/v1/OperatingLogs/{id}` (where `Location` points), statistics of one operation
+//! and of a period (`/v1/operations/.../statistics`), and an operation's Gantt chart
+//! (`/v1/operations/{operationId}/gantt`, Mermaid text or SVG).
+//!
+//! Query parameter names are matched ignoring case (the seed writes both `operationId` and
+//! `OperationId`), and so are the field names of a body, as the seed's .NET clients send
+//! them either way.
+
+use std::collections::HashMap;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use pipelog_core::gantt::GanttChart;
+use pipelog_core::ids::{AgentId, OperatingItemId, OperationId, SourceId};
+use pipelog_core::operating::{
+    ActivityType, AgentCode, Category, CustomCategoryName, CustomField, CustomFieldKey,
+    CustomFieldValue, DetailLine, ItemMessage, NewOperatingItem, OperatingItem, OperatingItemDraft,
+    OperationScope, OperationType, ScopeId, SourceName, StatusSeverity,
+};
+use pipelog_core::operating_stats::{ComponentFilter, analyze_operation};
+use pipelog_core::time::UtcTime;
+use pipelog_store::{OperatingQuery, OperationWindow};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::AppState;
+use crate::auth::{Principal, requires};
+use crate::error::ApiError;
+use crate::extract::{BodyFormat, PathParam, body_bytes, from_json_value, parse_json};
+
+/// Items per page when `limit` is not given, and the most a page may hold.
+pub(crate) const DEFAULT_LIMIT: u32 = 100;
+pub(crate) const MAX_LIMIT: u32 = 1000;
+/// The deepest `offset` a list accepts: offset paging reads past what it skips.
+pub(crate) const MAX_OFFSET: u64 = 1_000_000;
+/// Items one batch may hold.
+pub(crate) const MAX_BATCH: usize = 1000;
+/// Items of one operation that its statistics read, and that its chart draws.
+pub(crate) const MAX_STATISTICS_ITEMS: usize = 200_000;
+pub(crate) const MAX_GANTT_ITEMS: usize = 5_000;
+/// Operations one period's statistics may cover.
+pub(crate) const MAX_STATISTICS_OPERATIONS: u64 = 1_000_000;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/OperatingLogs",
+            get(list)
+                .route_layer(requires!(OperatingLogsRead))
+                .merge(post(create).route_layer(requires!(OperatingLogsWrite))),
+        )
+        .route(
+            "/api/v1/OperatingLogs/batch",
+            post(create_batch).route_layer(requires!(OperatingLogsWrite)),
+        )
+        .route(
+            "/api/v1/OperatingLogs/{id}",
+            get(show).route_layer(requires!(OperatingLogsRead)),
+        )
+        .route(
+            "/v1/operations/statistics",
+            get(period_statistics).route_layer(requires!(OperatingLogsRead)),
+        )
+        .route(
+            "/v1/operations/{operation_id}/statistics",
+            get(operation_statistics).route_layer(requires!(OperatingLogsRead)),
+        )
+        .route(
+            "/v1/operations/{operation_id}/gantt",
+            get(gantt).route_layer(requires!(OperatingLogsRead)),
+        )
+}
+
+/// An item as the seed shows it; fields without a value are left out, as in the seed's
+/// sample responses. `agentCode` is pipelog's addition, present when a data agent's key
+/// wrote the item.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OperatingItemView {
+    id: OperatingItemId,
+    operation_id: OperationId,
+    operation_type: OperationType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activity_type: Option<ActivityType>,
+    created_on: UtcTime,
+    severity: StatusSeverity,
+    system_level: bool,
+    category: Category,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<ItemMessage>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    details: Vec<DetailLine>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    custom_fields: Vec<CustomField>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<SourceName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_id: Option<AgentId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent_code: Option<AgentCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_id: Option<SourceId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publisher_source_id: Option<SourceId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    utc_timestamp: Option<UtcTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope_id: Option<ScopeId>,
+}
+
+impl From<OperatingItem> for OperatingItemView {
+    fn from(stored: OperatingItem) -> Self {
+        let item = stored.item;
+        OperatingItemView {
+            id: stored.id,
+            operation_id: item.operation_id,
+            operation_type: item.operation_type,
+            activity_type: item.activity_type,
+            created_on: stored.created_on,
+            severity: item.severity,
+            system_level: item.system_level,
+            category: item.category,
+            message: item.message,
+            details: item.details,
+            custom_fields: item.custom_fields,
+            source: item.source,
+            agent_id: item.agent_id,
+            agent_code: item.agent_code,
+            source_id: item.source_id,
+            publisher_source_id: item.publisher_source_id,
+            utc_timestamp: item.utc_timestamp,
+            scope_id: item.scope_id,
+        }
+    }
+}
+
+/// The seed's list: `{totalCount, items}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OperatingListView {
+    total_count: u64,
+    items: Vec<OperatingItemView>,
+}
+
+/// The seed's `OperatingLogModelCreate`. `category` is accepted for `customCategory` (the
+/// natural name for a system-level item's category).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateItemBody {
+    operation_id: Option<OperationId>,
+    operation_type: Option<OperationType>,
+    activity_type: Option<ActivityType>,
+    severity: Option<StatusSeverity>,
+    system_level: Option<bool>,
+    #[serde(alias = "category")]
+    custom_category: Option<CustomCategoryName>,
+    message: Option<ItemMessage>,
+    details: Option<Vec<DetailLine>>,
+    custom_fields: Option<Vec<CustomFieldBody>>,
+    source: Option<SourceName>,
+    agent_id: Option<AgentId>,
+    source_id: Option<SourceId>,
+    publisher_source_id: Option<SourceId>,
+    #[serde(default, deserialize_with = "utc_time_assuming_utc")]
+    utc_timestamp: Option<UtcTime>,
+    scope_id: Option<ScopeId>,
+}
+
+/// The body's field names, as the seed spells them: a field sent in another case is
+/// renamed to these before parsing.
+const BODY_FIELDS: &[&str] = &[
+    "operationId",
+    "operationType",
+    "activityType",
+    "severity",
+    "systemLevel",
+    "customCategory",
+    "category",
+    "message",
+    "details",
+    "customFields",
+    "source",
+    "agentId",
+    "sourceId",
+    "publisherSourceId",
+    "utcTimestamp",
+    "scopeId",
+];
+
+#[derive(Debug, Deserialize)]
+struct CustomFieldBody {
+    key: CustomFieldKey,
+    value: CustomFieldValue,
+}
+
+fn utc_time_assuming_utc<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<UtcTime>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(text) => UtcTime::parse_assuming_utc(&text)
+            .map(Some)
+            .map_err(D::Error::custom),
+    }
+}
+
+impl CreateItemBody {
+    fn into_draft(self) -> OperatingItemDraft {
+        OperatingItemDraft {
+            operation_id: self.operation_id,
+            operation_type: self.operation_type,
+            activity_type: self.activity_type,
+            severity: self.severity,
+            system_level: self.system_level,
+            custom_category: self.custom_category,
+            message: self.message,
+            details: self.details.unwrap_or_default(),
+            custom_fields: self
+                .custom_fields
+                .unwrap_or_default()
+                .into_iter()
+                .map(|field| CustomField {
+                    key: field.key,
+                    value: field.value,
+                })
+                .collect(),
+            source: self.source,
+            agent_id: self.agent_id,
+            source_id: self.source_id,
+            publisher_source_id: self.publisher_source_id,
+            utc_timestamp: self.utc_timestamp,
+            scope_id: self.scope_id,
+        }
+    }
+}
+
+/// Renames an object's keys to [`BODY_FIELDS`]' spelling when they match ignoring case.
+/// A key sent twice keeps its last value, as .NET's serializers do (the seed's own sample
+/// of a Begin item names `scopeId` twice).
+fn canonical_field_names(value: Value) -> Value {
+    let Value::Object(fields) = value else {
+        return value;
+    };
+    let renamed = fields
+        .into_iter()
+        .map(|(name, value)| {
+            let canonical = BODY_FIELDS
+                .iter()
+                .find(|known| known.eq_ignore_ascii_case(&name))
+                .map_or(name, |known| (*known).to_owned());
+            (canonical, value)
+        })
+        .collect();
+    Value::Object(renamed)
+}
+
+/// Parses and checks one item of a body; `at` prefixes the field names in errors
+/// (`[3].`) for a batch.
+fn new_item(value: Value, at: &str, principal: &Principal) -> Result<NewOperatingItem, ApiError> {
+    if !value.is_object() {
+        let place = if at.is_empty() {
+            String::new()
+        } else {
+            format!("`{}`: ", at.trim_end_matches('.'))
+        };
+        return Err(ApiError::bad_request(format!(
+            "invalid body: {place}expected an operating log item (a JSON object)"
+        )));
+    }
+    let body: CreateItemBody = from_json_value(canonical_field_names(value), "body")
+        .map_err(|error| prefix_field(error, at))?;
+    NewOperatingItem::new(body.into_draft(), principal.key().agent.as_ref()).map_err(|error| {
+        ApiError::bad_request(format!(
+            "invalid body: `{at}{}`: {}",
+            error.field, error.problem
+        ))
+    })
+}
+
+/// Puts a batch position in front of the field an error names.
+fn prefix_field(error: ApiError, at: &str) -> ApiError {
+    if at.is_empty() {
+        return error;
+    }
+    match error {
+        ApiError::BadRequest { message, detail } => ApiError::BadRequest {
+            message: message.replacen("invalid body: `", &format!("invalid body: `{at}"), 1),
+            detail,
+        },
+        other => other,
+    }
+}
+
+/// Reads a JSON body (duplicate keys allowed, last wins) as a `serde_json::Value`.
+async fn json_body(request: Request, state: &AppState) -> Result<Value, ApiError> {
+    if BodyFormat::of(request.headers())? != BodyFormat::Json {
+        return Err(ApiError::UnsupportedMediaType(
+            "this endpoint takes JSON; send application/json".into(),
+        ));
+    }
+    let bytes = body_bytes(request, state).await?;
+    parse_json(&bytes, "body")
+}
+
+fn location(id: OperatingItemId) -> HeaderValue {
+    HeaderValue::from_str(&format!("/api/v1/OperatingLogs/{id}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("/api/v1/OperatingLogs"))
+}
+
+/// `POST /api/v1/OperatingLogs`: records one item, answers 201 with it and its `Location`.
+async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let value = json_body(request, &state).await?;
+    let item = new_item(value, "", &principal)?;
+    let mut recorded = state
+        .store
+        .record_operating_items(principal.account(), vec![item])
+        .await?;
+    let item = recorded
+        .pop()
+        .ok_or_else(|| ApiError::Internal("recording an item returned nothing".into()))?;
+    let mut response = (
+        StatusCode::CREATED,
+        Json(OperatingItemView::from(item.clone())),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::LOCATION, location(item.id));
+    Ok(response)
+}
+
+/// `POST /api/v1/OperatingLogs/batch`: a JSON array of items, recorded all or none, in
+/// order; answers 201 with `{items}`.
+async fn create_batch(
+    State(state): State<AppState>,
+    principal: Principal,
+    request: Request,
+) -> Result<(StatusCode, Json<BatchView>), ApiError> {
+    let Value::Array(values) = json_body(request, &state).await? else {
+        return Err(ApiError::bad_request(
+            "invalid body: expected a JSON array of operating log items",
+        ));
+    };
+    if values.is_empty() || values.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "invalid body: a batch holds 1 to {MAX_BATCH} items, got {}",
+            values.len()
+        )));
+    }
+    let items = values
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| new_item(value, &format!("[{index}]."), &principal))
+        .collect::<Result<Vec<_>, _>>()?;
+    let recorded = state
+        .store
+        .record_operating_items(principal.account(), items)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(BatchView {
+            items: recorded.into_iter().map(OperatingItemView::from).collect(),
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+struct BatchView {
+    items: Vec<OperatingItemView>,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParam(id): PathParam,
+) -> Result<Json<OperatingItemView>, ApiError> {
+    let id = OperatingItemId::parse(&id)
+        .map_err(|_| ApiError::NotFound("operating log item not found".into()))?;
+    let item = state.store.operating_item(principal.account(), id).await?;
+    Ok(Json(OperatingItemView::from(item)))
+}
+
+/// A query string whose parameter names are matched ignoring case. A parameter given
+/// twice is an error; an empty value counts as not given (what .NET binds to null).
+struct CaseInsensitiveQuery {
+    values: HashMap<String, String>,
+}
+
+impl CaseInsensitiveQuery {
+    fn of(request_query: Option<&str>) -> Result<Self, ApiError> {
+        let mut values = HashMap::new();
+        for (name, value) in form_urlencoded::parse(request_query.unwrap_or("").as_bytes()) {
+            let key = name.to_ascii_lowercase();
+            if values.contains_key(&key) {
+                return Err(ApiError::bad_request(format!(
+                    "invalid query parameter `{name}`: given more than once"
+                )));
+            }
+            values.insert(key, value.into_owned());
+        }
+        Ok(CaseInsensitiveQuery { values })
+    }
+
+    /// The value of `name` (spelled as the seed spells it), parsed.
+    fn get<T, E: std::fmt::Display>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<Option<T>, ApiError> {
+        match self.values.get(&name.to_ascii_lowercase()) {
+            None => Ok(None),
+            Some(value) if value.trim().is_empty() => Ok(None),
+            Some(value) => parse(value.trim())
+                .map(Some)
+                .map_err(|error| ApiError::invalid(&format!("query parameter `{name}`"), error)),
+        }
+    }
+
+    fn guid<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, pipelog_core::ids::NotAUuid>,
+    ) -> Result<Option<T>, ApiError> {
+        self.get(name, |text| {
+            parse(text).map_err(|_| {
+                format!(
+                    "expected a GUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6, got `{text}`"
+                )
+            })
+        })
+    }
+
+    fn time(&self, name: &str) -> Result<Option<UtcTime>, ApiError> {
+        self.get(name, UtcTime::parse_assuming_utc)
+    }
+
+    fn number(&self, name: &str, max: u64) -> Result<Option<u64>, ApiError> {
+        self.get(name, |text| {
+            text.parse::<u64>()
+                .ok()
+                .filter(|number| *number <= max)
+                .ok_or_else(|| format!("expected a whole number from 0 to {max}, got `{text}`"))
+        })
+    }
+}
+
+fn boolean(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(format!("expected true or false, got `{text}`")),
+    }
+}
+
+/// `GET /api/v1/OperatingLogs`.
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    request: Request,
+) -> Result<Json<OperatingListView>, ApiError> {
+    let query = CaseInsensitiveQuery::of(request.uri().query())?;
+    let operation = query.guid("operationId", OperationId::parse)?;
+    let scope = query.get("operationScope", OperationScope::parse)?;
+    let created_from = query.time("createdFrom")?;
+    let created_to = query.time("createdTo")?;
+    if let (Some(from), Some(to)) = (created_from, created_to)
+        && from > to
+    {
+        return Err(ApiError::bad_request(format!(
+            "invalid query parameter `createdTo`: {to} is before createdFrom {from}"
+        )));
+    }
+    if scope.is_some_and(OperationScope::needs_operation_or_window)
+        && operation.is_none()
+        && created_from.is_none()
+    {
+        return Err(ApiError::bad_request(
+            "operationScope=ConsumeData needs a time window: give createdFrom (or an operationId)",
+        ));
+    }
+    let limit = query.number("limit", u64::from(MAX_LIMIT))?;
+    let request = OperatingQuery {
+        operation,
+        scope,
+        include_system_level: query.get("includeSystemLevel", boolean)?.unwrap_or(false),
+        min_severity: query.get("severityLevel", StatusSeverity::parse)?,
+        agent_code: query.get("agentCode", AgentCode::parse)?,
+        agent_id: query.guid("agentId", AgentId::parse)?,
+        source_id: query.guid("sourceId", SourceId::parse)?,
+        created_from,
+        created_to,
+        offset: query.number("offset", MAX_OFFSET)?.unwrap_or(0),
+        limit: limit.map_or(DEFAULT_LIMIT, |limit| {
+            u32::try_from(limit).unwrap_or(MAX_LIMIT)
+        }),
+    };
+    let page = state
+        .store
+        .list_operating_items(principal.account(), request)
+        .await?;
+    Ok(Json(OperatingListView {
+        total_count: page.total,
+        items: page
+            .items
+            .into_iter()
+            .map(OperatingItemView::from)
+            .collect(),
+    }))
+}
+
+fn operation_in_path(text: &str) -> Result<OperationId, ApiError> {
+    // Not a UUID: no operation of this caller's has that id.
+    OperationId::parse(text).map_err(|_| ApiError::NotFound("operation not found".into()))
+}
+
+/// `GET /v1/operations/{operationId}/statistics`.
+async fn operation_statistics(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParam(operation): PathParam,
+) -> Result<Json<Value>, ApiError> {
+    let operation = operation_in_path(&operation)?;
+    let timings = state
+        .store
+        .operation_timings(principal.account(), operation, MAX_STATISTICS_ITEMS + 1)
+        .await?;
+    if timings.len() > MAX_STATISTICS_ITEMS {
+        return Err(ApiError::bad_request(format!(
+            "operation {operation} has more than {MAX_STATISTICS_ITEMS} items, more than statistics read"
+        )));
+    }
+    let analysis = analyze_operation(&timings);
+    let mut answer = serde_json::to_value(&analysis)
+        .map_err(|error| ApiError::Internal(format!("cannot show statistics: {error}")))?;
+    if let Value::Object(fields) = &mut answer {
+        fields.insert("operationId".into(), Value::String(operation.to_string()));
+    }
+    Ok(Json(answer))
+}
+
+/// `GET /v1/operations/statistics?from&to[&sourceId][&operationType]`.
+async fn period_statistics(
+    State(state): State<AppState>,
+    principal: Principal,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let query = CaseInsensitiveQuery::of(request.uri().query())?;
+    let required = |name: &str, time: Option<UtcTime>| {
+        time.ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "query parameter `{name}` is required: the period's bounds, as ISO 8601 date-times"
+            ))
+        })
+    };
+    let from = required("from", query.time("from")?)?;
+    let to = required("to", query.time("to")?)?;
+    if from > to {
+        return Err(ApiError::bad_request(format!(
+            "invalid query parameter `to`: {to} is before from {from}"
+        )));
+    }
+    let filter = ComponentFilter {
+        source_id: query.guid("sourceId", SourceId::parse)?,
+        operation_type: query.get("operationType", OperationType::parse)?,
+    };
+    let window = OperationWindow { from, to };
+    let operations = state
+        .store
+        .count_operations(principal.account(), window)
+        .await?;
+    if operations > MAX_STATISTICS_OPERATIONS {
+        return Err(ApiError::bad_request(format!(
+            "the period holds {operations} operations, more than the {MAX_STATISTICS_OPERATIONS} statistics cover at once; narrow from and to"
+        )));
+    }
+    let statistics = state
+        .store
+        .operation_statistics(principal.account(), window, filter)
+        .await?;
+    let mut answer = serde_json::to_value(&statistics)
+        .map_err(|error| ApiError::Internal(format!("cannot show statistics: {error}")))?;
+    if let Value::Object(fields) = &mut answer {
+        fields.insert("from".into(), Value::String(from.to_string()));
+        fields.insert("to".into(), Value::String(to.to_string()));
+    }
+    Ok(Json(answer))
+}
+
+/// `GET /v1/operations/{operationId}/gantt[?format=mermaid|svg]`.
+async fn gantt(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathParam(operation): PathParam,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let query = CaseInsensitiveQuery::of(request.uri().query())?;
+    let svg = query
+        .get("format", |format| {
+            match format.to_ascii_lowercase().as_str() {
+                "mermaid" => Ok(false),
+                "svg" => Ok(true),
+                _ => Err(format!("expected mermaid or svg, got `{format}`")),
+            }
+        })?
+        .unwrap_or(false);
+    let operation = operation_in_path(&operation)?;
+    let items = state
+        .store
+        .operation_items(principal.account(), operation, MAX_GANTT_ITEMS + 1)
+        .await?;
+    if items.len() > MAX_GANTT_ITEMS {
+        return Err(ApiError::bad_request(format!(
+            "operation {operation} has more than {MAX_GANTT_ITEMS} items, more than a chart draws"
+        )));
+    }
+    let chart = GanttChart::build(operation, &items);
+    let (content_type, body) = if svg {
+        ("image/svg+xml", chart.to_svg())
+    } else {
+        ("text/vnd.mermaid; charset=utf-8", chart.to_mermaid())
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            // The chart is data, not a page: nothing in it may run or load anything.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

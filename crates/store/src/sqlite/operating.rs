@@ -1,0 +1,641 @@
+//! Operating log items: recording them under their operation, listing them with seed 004's
+//! filters, and reading an operation's timings (or a period's) for statistics and charts.
+//!
+//! Each operation also keeps its items' timings in one blob (`operations.timings`), so that
+//! statistics over a period read a row per operation instead of a row per item.
+//!
+//! Enumerations are stored as small integers: an operation type or activity is its
+//! position in the core enum's `ALL` list, a severity its `rank()` (so `severityLevel` is a
+//! plain `>=`). Those lists only ever grow at the end.
+
+use std::collections::HashMap;
+
+use pipelog_core::ids::{AccountId, AgentId, Label, OperatingItemId, OperationId, SourceId};
+use pipelog_core::operating::{
+    ActivityType, Category, CustomField, ItemText, ItemTiming, NewOperatingItem, OperatingItem,
+    OperationType, StatusSeverity,
+};
+use pipelog_core::operating_stats::{AggregateStatistics, ComponentFilter, StatisticsAccumulator};
+use pipelog_core::time::UtcTime;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use serde_json::Value;
+
+use super::columns::{
+    corrupt, optional_label, optional_time, optional_uuid_bytes, time, uuid_bytes,
+};
+use crate::{OperatingPage, OperatingQuery, OperationWindow, StoreError};
+
+const NOT_FOUND: StoreError = StoreError::NotFound {
+    what: "operating log item",
+};
+const OPERATION_NOT_FOUND: StoreError = StoreError::NotFound { what: "operation" };
+
+fn operation_type_code(kind: OperationType) -> i64 {
+    position(OperationType::ALL, kind)
+}
+
+fn activity_code(activity: ActivityType) -> i64 {
+    position(ActivityType::ALL, activity)
+}
+
+fn position<T: PartialEq>(all: &[T], value: T) -> i64 {
+    all.iter()
+        .position(|candidate| *candidate == value)
+        .and_then(|index| i64::try_from(index).ok())
+        .unwrap_or(i64::MAX)
+}
+
+fn decode<T: Copy>(all: &[T], row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+    let code: i64 = row.get(index)?;
+    usize::try_from(code)
+        .ok()
+        .and_then(|code| all.get(code).copied())
+        .ok_or_else(|| corrupt(index, format!("unknown code {code}")))
+}
+
+fn decode_optional<T: Copy>(all: &[T], row: &Row<'_>, index: usize) -> rusqlite::Result<Option<T>> {
+    match row.get::<_, Option<i64>>(index)? {
+        None => Ok(None),
+        Some(_) => decode(all, row, index).map(Some),
+    }
+}
+
+fn severity(row: &Row<'_>, index: usize) -> rusqlite::Result<StatusSeverity> {
+    let rank: i64 = row.get(index)?;
+    StatusSeverity::from_rank(rank)
+        .ok_or_else(|| corrupt(index, format!("unknown severity {rank}")))
+}
+
+/// Records `items` under their operations (created on first use) with `now` as their
+/// `createdOn`. Runs inside the caller's savepoint: all or none.
+pub(super) fn record(
+    connection: &Connection,
+    account: AccountId,
+    items: &[NewOperatingItem],
+    now: UtcTime,
+) -> Result<Vec<OperatingItem>, StoreError> {
+    // Looked up, then inserted when new: an upsert with RETURNING would open a statement
+    // journal per item, which cost half the time of a batch in a profile.
+    let mut find_operation = connection
+        .prepare_cached("SELECT id FROM operations WHERE account_id = ?1 AND public_id = ?2")?;
+    let mut insert_operation = connection.prepare_cached(
+        "INSERT INTO operations (account_id, public_id, first_at) VALUES (?1, ?2, ?3)",
+    )?;
+    let mut operations: HashMap<OperationId, i64> = HashMap::new();
+    // Each operation's timing records from this batch, appended once per operation.
+    let mut appended: HashMap<i64, Vec<u8>> = HashMap::new();
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO operating_items (public_id, account_id, operation, operation_type, \
+         activity_type, severity, system_level, created_on, event_time, utc_timestamp, \
+         source_id, publisher_source_id, agent_id, agent_code, scope_id, category, source, \
+         message, details, custom_fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+         ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+    )?;
+    let mut recorded = Vec::with_capacity(items.len());
+    for item in items {
+        let operation = match operations.get(&item.operation_id) {
+            Some(&rowid) => rowid,
+            None => {
+                let found = find_operation
+                    .query_row(
+                        params![account.get(), item.operation_id.as_bytes()],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                let rowid = match found {
+                    Some(rowid) => rowid,
+                    None => {
+                        insert_operation.execute(params![
+                            account.get(),
+                            item.operation_id.as_bytes(),
+                            now.unix_millis()
+                        ])?;
+                        connection.last_insert_rowid()
+                    }
+                };
+                operations.insert(item.operation_id, rowid);
+                rowid
+            }
+        };
+        let id = OperatingItemId::generate();
+        let details = (!item.details.is_empty()).then(|| {
+            Value::Array(
+                item.details
+                    .iter()
+                    .map(|line| Value::String(line.as_str().to_owned()))
+                    .collect(),
+            )
+            .to_string()
+        });
+        let custom_fields = (!item.custom_fields.is_empty()).then(|| {
+            Value::Array(
+                item.custom_fields
+                    .iter()
+                    .map(|field| {
+                        serde_json::json!({"key": field.key.as_str(), "value": field.value.as_str()})
+                    })
+                    .collect(),
+            )
+            .to_string()
+        });
+        insert.execute(params![
+            id.as_bytes(),
+            account.get(),
+            operation,
+            operation_type_code(item.operation_type),
+            item.activity_type.map(activity_code),
+            item.severity.rank(),
+            item.system_level,
+            now.unix_millis(),
+            item.utc_timestamp.unwrap_or(now).unix_millis(),
+            item.utc_timestamp.map(UtcTime::unix_millis),
+            item.source_id.as_ref().map(SourceId::as_bytes),
+            item.publisher_source_id.as_ref().map(SourceId::as_bytes),
+            item.agent_id.as_ref().map(AgentId::as_bytes),
+            item.agent_code.as_ref().map(|code| code.as_str()),
+            item.scope_id.as_ref().map(|scope| scope.as_str()),
+            item.category.to_text(),
+            item.source.as_ref().map(|source| source.as_str()),
+            item.message.as_ref().map(ItemText::as_str),
+            details,
+            custom_fields,
+        ])?;
+        let stored = OperatingItem {
+            id,
+            created_on: now,
+            item: item.clone(),
+        };
+        encode_timing(&stored.timing(), appended.entry(operation).or_default());
+        recorded.push(stored);
+    }
+    let mut read_timings = connection
+        .prepare_cached("SELECT timings FROM operations WHERE id = ?1 AND timings_complete = 1")?;
+    let mut write_timings = connection.prepare_cached(
+        "UPDATE operations SET timings = ?1, timings_complete = ?2 WHERE id = ?3",
+    )?;
+    for (operation, records) in appended {
+        let Some(mut timings) = read_timings
+            .query_row([operation], |row| row.get::<_, Vec<u8>>(0))
+            .optional()?
+        else {
+            // Past the bound already: its statistics read its items.
+            continue;
+        };
+        let complete = timings.len() + records.len() <= MAX_TIMINGS_BYTES;
+        if complete {
+            timings.extend_from_slice(&records);
+        } else {
+            timings.clear();
+        }
+        write_timings.execute(params![timings, complete, operation])?;
+    }
+    Ok(recorded)
+}
+
+/// Past this many bytes of timing records (about 1,300 items), an operation's statistics
+/// are read from its items instead: appending to a longer blob would cost more than it
+/// saves.
+const MAX_TIMINGS_BYTES: usize = 65_536;
+
+/// Appends one timing record to `out`: operation type, activity (255 for none) and severity
+/// as one byte each, the event time as 8 bytes (little-endian milliseconds), the item's id
+/// (16 bytes), its source id (a byte 0 or 1, then 16 bytes if 1), and its scope id (a
+/// length byte, then the bytes; scope ids are at most 128 bytes).
+fn encode_timing(timing: &ItemTiming, out: &mut Vec<u8>) {
+    out.push(u8::try_from(operation_type_code(timing.operation_type)).unwrap_or(u8::MAX));
+    out.push(
+        timing
+            .activity_type
+            .and_then(|activity| u8::try_from(activity_code(activity)).ok())
+            .unwrap_or(u8::MAX),
+    );
+    out.push(u8::try_from(timing.severity.rank()).unwrap_or(0));
+    out.extend_from_slice(&timing.at.unix_millis().to_le_bytes());
+    out.extend_from_slice(timing.id.as_bytes());
+    match &timing.source_id {
+        Some(source) => {
+            out.push(1);
+            out.extend_from_slice(source.as_bytes());
+        }
+        None => out.push(0),
+    }
+    let scope = timing.scope_id.as_ref().map_or("", |scope| scope.as_str());
+    let scope = &scope.as_bytes()[..scope.len().min(usize::from(u8::MAX))];
+    out.push(u8::try_from(scope.len()).unwrap_or(u8::MAX));
+    out.extend_from_slice(scope);
+}
+
+/// Reads back what [`encode_timing`] wrote, every record of a blob.
+fn decode_timings(mut bytes: &[u8], into: &mut Vec<ItemTiming>) -> Result<(), String> {
+    fn take<'a>(bytes: &mut &'a [u8], count: usize) -> Result<&'a [u8], String> {
+        if bytes.len() < count {
+            return Err("a timing record is cut short".into());
+        }
+        let (head, tail) = bytes.split_at(count);
+        *bytes = tail;
+        Ok(head)
+    }
+    fn id(bytes: &mut &[u8]) -> Result<[u8; 16], String> {
+        take(bytes, 16)?
+            .try_into()
+            .map_err(|_| "a timing record is cut short".to_owned())
+    }
+    while !bytes.is_empty() {
+        let head = take(&mut bytes, 3)?;
+        let (kind, activity, rank) = (head[0], head[1], head[2]);
+        let operation_type = *OperationType::ALL
+            .get(usize::from(kind))
+            .ok_or_else(|| format!("unknown operation type code {kind}"))?;
+        let activity_type = match activity {
+            u8::MAX => None,
+            code => Some(
+                *ActivityType::ALL
+                    .get(usize::from(code))
+                    .ok_or_else(|| format!("unknown activity code {code}"))?,
+            ),
+        };
+        let severity = StatusSeverity::from_rank(i64::from(rank))
+            .ok_or_else(|| format!("unknown severity {rank}"))?;
+        let millis = i64::from_le_bytes(
+            take(&mut bytes, 8)?
+                .try_into()
+                .map_err(|_| "a timing record is cut short".to_owned())?,
+        );
+        let at = UtcTime::from_unix_millis(millis).ok_or("a time out of range")?;
+        let item = OperatingItemId::from_bytes(id(&mut bytes)?);
+        let source_id = match take(&mut bytes, 1)?[0] {
+            0 => None,
+            _ => Some(SourceId::from_bytes(id(&mut bytes)?)),
+        };
+        let scope_length = usize::from(take(&mut bytes, 1)?[0]);
+        let scope = std::str::from_utf8(take(&mut bytes, scope_length)?)
+            .map_err(|_| "a scope id is not UTF-8".to_owned())?;
+        let scope_id = if scope.is_empty() {
+            None
+        } else {
+            Some(Label::parse(scope).map_err(|error| error.to_string())?)
+        };
+        into.push(ItemTiming {
+            id: item,
+            operation_type,
+            activity_type,
+            severity,
+            source_id,
+            scope_id,
+            at,
+        });
+    }
+    Ok(())
+}
+
+const ITEM_SELECT: &str = "SELECT i.public_id, o.public_id, i.operation_type, i.activity_type, \
+     i.severity, i.system_level, i.created_on, i.utc_timestamp, i.source_id, \
+     i.publisher_source_id, i.agent_id, i.agent_code, i.scope_id, i.category, i.source, \
+     i.message, i.details, i.custom_fields \
+     FROM operating_items i JOIN operations o ON o.id = i.operation";
+
+fn item_from_row(row: &Row<'_>) -> rusqlite::Result<OperatingItem> {
+    let details = match row.get_ref(16)?.as_str_or_null()? {
+        None => Vec::new(),
+        Some(text) => serde_json::from_str::<Vec<String>>(text)
+            .map_err(|error| corrupt(16, error))?
+            .into_iter()
+            .map(ItemText::from_stored)
+            .collect(),
+    };
+    let custom_fields = match row.get_ref(17)?.as_str_or_null()? {
+        None => Vec::new(),
+        Some(text) => {
+            let pairs: Vec<serde_json::Map<String, Value>> =
+                serde_json::from_str(text).map_err(|error| corrupt(17, error))?;
+            pairs
+                .iter()
+                .map(|field| {
+                    let text = |name: &str| field.get(name).and_then(Value::as_str);
+                    let (Some(key), Some(value)) = (text("key"), text("value")) else {
+                        return Err(corrupt(17, "a custom field without key or value"));
+                    };
+                    Ok(CustomField {
+                        key: Label::parse(key).map_err(|error| corrupt(17, error))?,
+                        value: ItemText::from_stored(value.to_owned()),
+                    })
+                })
+                .collect::<rusqlite::Result<_>>()?
+        }
+    };
+    Ok(OperatingItem {
+        id: OperatingItemId::from_bytes(uuid_bytes(row, 0)?),
+        created_on: time(row, 6)?,
+        item: NewOperatingItem {
+            operation_id: OperationId::from_bytes(uuid_bytes(row, 1)?),
+            operation_type: decode(OperationType::ALL, row, 2)?,
+            activity_type: decode_optional(ActivityType::ALL, row, 3)?,
+            severity: severity(row, 4)?,
+            system_level: row.get(5)?,
+            utc_timestamp: optional_time(row, 7)?,
+            source_id: optional_uuid_bytes(row, 8)?.map(SourceId::from_bytes),
+            publisher_source_id: optional_uuid_bytes(row, 9)?.map(SourceId::from_bytes),
+            agent_id: optional_uuid_bytes(row, 10)?.map(AgentId::from_bytes),
+            agent_code: optional_label(row, 11)?,
+            scope_id: optional_label(row, 12)?,
+            category: Category::from_stored(row.get_ref(13)?.as_str()?),
+            source: optional_label(row, 14)?,
+            message: row.get::<_, Option<String>>(15)?.map(ItemText::from_stored),
+            details,
+            custom_fields,
+        },
+    })
+}
+
+pub(super) fn get(
+    connection: &Connection,
+    account: AccountId,
+    id: OperatingItemId,
+) -> Result<OperatingItem, StoreError> {
+    connection
+        .prepare_cached(&format!(
+            "{ITEM_SELECT} WHERE i.public_id = ?1 AND i.account_id = ?2"
+        ))?
+        .query_row(params![id.as_bytes(), account.get()], item_from_row)
+        .optional()?
+        .ok_or(NOT_FOUND)
+}
+
+fn operation_rowid(
+    connection: &Connection,
+    account: AccountId,
+    operation: OperationId,
+) -> Result<Option<i64>, StoreError> {
+    Ok(connection
+        .prepare_cached("SELECT id FROM operations WHERE account_id = ?1 AND public_id = ?2")?
+        .query_row(params![account.get(), operation.as_bytes()], |row| {
+            row.get(0)
+        })
+        .optional()?)
+}
+
+/// The `WHERE` clause of a list and its parameters.
+struct Conditions {
+    clauses: Vec<String>,
+    values: Vec<SqlValue>,
+}
+
+impl Conditions {
+    /// Adds `clause`, numbering its `?` placeholders after those already taken.
+    fn push(&mut self, clause: &str, values: impl IntoIterator<Item = SqlValue>) {
+        let mut values = values.into_iter();
+        let mut numbered = String::with_capacity(clause.len() + 8);
+        for character in clause.chars() {
+            numbered.push(character);
+            if character == '?'
+                && let Some(value) = values.next()
+            {
+                self.values.push(value);
+                numbered.push_str(&self.values.len().to_string());
+            }
+        }
+        self.clauses.push(numbered);
+    }
+}
+
+fn blob(bytes: &[u8; 16]) -> SqlValue {
+    SqlValue::Blob(bytes.to_vec())
+}
+
+/// The conditions of a list. Each is written so that SQLite's planner, which has no
+/// statistics to go by, picks the narrowest index: an operation's items through the
+/// operation's index (its rowid was found within the account already, so the account is
+/// not restated), a publisher's view through the two source indexes.
+fn conditions(account: AccountId, operation: Option<i64>, query: &OperatingQuery) -> Conditions {
+    let mut conditions = Conditions {
+        clauses: Vec::new(),
+        values: Vec::new(),
+    };
+    let publisher_view = query.scope.is_some_and(|scope| scope.is_publisher_side());
+    match (operation, query.source_id) {
+        (Some(operation), _) => {
+            conditions.push("i.operation = ?", [SqlValue::Integer(operation)]);
+        }
+        (None, Some(source)) if publisher_view => {
+            // An OR over two columns would make SQLite scan the whole account.
+            conditions.push(
+                "i.id IN (SELECT id FROM operating_items WHERE account_id = ? AND source_id = ? \
+                 UNION SELECT id FROM operating_items WHERE account_id = ? AND publisher_source_id = ?)",
+                [
+                    SqlValue::Integer(account.get()),
+                    blob(source.as_bytes()),
+                    SqlValue::Integer(account.get()),
+                    blob(source.as_bytes()),
+                ],
+            );
+        }
+        (None, _) => conditions.push("i.account_id = ?", [SqlValue::Integer(account.get())]),
+    }
+    if let Some(scope) = query.scope {
+        let codes: Vec<String> = scope
+            .operation_types()
+            .iter()
+            .map(|kind| operation_type_code(*kind).to_string())
+            .collect();
+        conditions.push(&format!("i.operation_type IN ({})", codes.join(", ")), []);
+    }
+    if let Some(source) = query.source_id {
+        if publisher_view {
+            if operation.is_some() {
+                conditions.push(
+                    "(i.source_id = ? OR i.publisher_source_id = ?)",
+                    [blob(source.as_bytes()), blob(source.as_bytes())],
+                );
+            }
+        } else {
+            conditions.push("i.source_id = ?", [blob(source.as_bytes())]);
+        }
+    }
+    if !query.include_system_level {
+        conditions.push("i.system_level = 0", []);
+    }
+    if let Some(severity) = query.min_severity {
+        conditions.push("i.severity >= ?", [SqlValue::Integer(severity.rank())]);
+    }
+    if let Some(agent) = query.agent_id {
+        conditions.push("i.agent_id = ?", [blob(agent.as_bytes())]);
+    }
+    if let Some(code) = &query.agent_code {
+        conditions.push(
+            "i.agent_code = ?",
+            [SqlValue::Text(code.as_str().to_owned())],
+        );
+    }
+    if let Some(from) = query.created_from {
+        conditions.push("i.created_on >= ?", [SqlValue::Integer(from.unix_millis())]);
+    }
+    if let Some(to) = query.created_to {
+        conditions.push("i.created_on <= ?", [SqlValue::Integer(to.unix_millis())]);
+    }
+    conditions
+}
+
+/// A page of the items `query` selects, oldest first, and their total. Without an
+/// operation the list runs on the `(account, created_on)` index (or a source's), whose
+/// order is the answer's.
+pub(super) fn list(
+    connection: &Connection,
+    account: AccountId,
+    query: &OperatingQuery,
+) -> Result<OperatingPage, StoreError> {
+    let operation = match query.operation {
+        None => None,
+        Some(id) => match operation_rowid(connection, account, id)? {
+            Some(rowid) => Some(rowid),
+            None => {
+                return Ok(OperatingPage {
+                    total: 0,
+                    items: Vec::new(),
+                });
+            }
+        },
+    };
+    let conditions = conditions(account, operation, query);
+    let filter = conditions.clauses.join(" AND ");
+    let total: i64 = connection
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM operating_items i WHERE {filter}"
+        ))?
+        .query_row(params_from_iter(conditions.values.iter()), |row| row.get(0))?;
+    let mut values = conditions.values.clone();
+    values.push(SqlValue::Integer(i64::from(query.limit)));
+    values.push(SqlValue::Integer(
+        i64::try_from(query.offset).unwrap_or(i64::MAX),
+    ));
+    let (limit_at, offset_at) = (values.len() - 1, values.len());
+    let mut statement = connection.prepare_cached(&format!(
+        "{ITEM_SELECT} WHERE {filter} ORDER BY i.created_on, i.id LIMIT ?{limit_at} OFFSET ?{offset_at}"
+    ))?;
+    let items = statement
+        .query_map(params_from_iter(values.iter()), item_from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(OperatingPage {
+        total: u64::try_from(total).unwrap_or(0),
+        items,
+    })
+}
+
+pub(super) fn operation_items(
+    connection: &Connection,
+    account: AccountId,
+    operation: OperationId,
+    limit: usize,
+) -> Result<Vec<OperatingItem>, StoreError> {
+    let rowid = operation_rowid(connection, account, operation)?.ok_or(OPERATION_NOT_FOUND)?;
+    let mut statement = connection.prepare_cached(&format!(
+        "{ITEM_SELECT} WHERE i.operation = ?1 ORDER BY i.id LIMIT ?2"
+    ))?;
+    let items = statement
+        .query_map(
+            params![rowid, i64::try_from(limit).unwrap_or(i64::MAX)],
+            item_from_row,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(items)
+}
+
+/// The columns statistics read of an item.
+const TIMING_COLUMNS: &str = "i.public_id, i.operation_type, i.activity_type, i.severity, \
+     i.source_id, i.scope_id, i.event_time";
+
+fn timing_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<ItemTiming> {
+    Ok(ItemTiming {
+        id: OperatingItemId::from_bytes(uuid_bytes(row, at)?),
+        operation_type: decode(OperationType::ALL, row, at + 1)?,
+        activity_type: decode_optional(ActivityType::ALL, row, at + 2)?,
+        severity: severity(row, at + 3)?,
+        source_id: optional_uuid_bytes(row, at + 4)?.map(SourceId::from_bytes),
+        scope_id: optional_label(row, at + 5)?,
+        at: time(row, at + 6)?,
+    })
+}
+
+pub(super) fn operation_timings(
+    connection: &Connection,
+    account: AccountId,
+    operation: OperationId,
+    limit: usize,
+) -> Result<Vec<ItemTiming>, StoreError> {
+    let rowid = operation_rowid(connection, account, operation)?.ok_or(OPERATION_NOT_FOUND)?;
+    timings_of(connection, rowid, limit)
+}
+
+fn timings_of(
+    connection: &Connection,
+    operation: i64,
+    limit: usize,
+) -> Result<Vec<ItemTiming>, StoreError> {
+    let mut statement = connection.prepare_cached(&format!(
+        "SELECT {TIMING_COLUMNS} FROM operating_items i WHERE i.operation = ?1 \
+         ORDER BY i.id LIMIT ?2"
+    ))?;
+    let timings = statement
+        .query_map(
+            params![operation, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |row| timing_from_row(row, 0),
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(timings)
+}
+
+pub(super) fn count_operations(
+    connection: &Connection,
+    account: AccountId,
+    window: OperationWindow,
+) -> Result<u64, StoreError> {
+    let count: i64 = connection
+        .prepare_cached(
+            "SELECT count(*) FROM operations \
+             WHERE account_id = ?1 AND first_at >= ?2 AND first_at <= ?3",
+        )?
+        .query_row(
+            params![
+                account.get(),
+                window.from.unix_millis(),
+                window.to.unix_millis()
+            ],
+            |row| row.get(0),
+        )?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// Feeds the accumulator one operation at a time, from each operation's timing records:
+/// one row per operation, not per item. An operation whose records stopped at the size
+/// bound has its items read instead.
+pub(super) fn statistics(
+    connection: &Connection,
+    account: AccountId,
+    window: OperationWindow,
+    filter: ComponentFilter,
+) -> Result<AggregateStatistics, StoreError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT id, public_id, timings, timings_complete FROM operations \
+         WHERE account_id = ?1 AND first_at >= ?2 AND first_at <= ?3 ORDER BY first_at, id",
+    )?;
+    let mut rows = statement.query(params![
+        account.get(),
+        window.from.unix_millis(),
+        window.to.unix_millis()
+    ])?;
+    let mut accumulator = StatisticsAccumulator::new(filter);
+    let mut timings = Vec::new();
+    while let Some(row) = rows.next()? {
+        let operation = OperationId::from_bytes(uuid_bytes(row, 1)?);
+        timings.clear();
+        if row.get::<_, bool>(3)? {
+            decode_timings(row.get_ref(2)?.as_blob()?, &mut timings)
+                .map_err(|problem| StoreError::from(corrupt(2, problem)))?;
+        } else {
+            let rowid: i64 = row.get(0)?;
+            timings.extend(timings_of(connection, rowid, usize::MAX)?);
+        }
+        accumulator.add(operation, &timings);
+    }
+    Ok(accumulator.finish())
+}
