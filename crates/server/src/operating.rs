@@ -328,14 +328,11 @@ async fn create(
     let item = recorded
         .pop()
         .ok_or_else(|| ApiError::Internal("recording an item returned nothing".into()))?;
-    let mut response = (
-        StatusCode::CREATED,
-        Json(OperatingItemView::from(item.clone())),
-    )
-        .into_response();
+    let id = item.id;
+    let mut response = (StatusCode::CREATED, Json(OperatingItemView::from(item))).into_response();
     response
         .headers_mut()
-        .insert(header::LOCATION, location(item.id));
+        .insert(header::LOCATION, location(id));
     Ok(response)
 }
 
@@ -489,7 +486,7 @@ async fn list(
         ));
     }
     let limit = query.number("limit", u64::from(MAX_LIMIT))?;
-    let request = OperatingQuery {
+    let selection = OperatingQuery {
         operation,
         scope,
         include_system_level: query.get("includeSystemLevel", boolean)?.unwrap_or(false),
@@ -506,7 +503,7 @@ async fn list(
     };
     let page = state
         .store
-        .list_operating_items(principal.account(), request)
+        .list_operating_items(principal.account(), selection)
         .await?;
     Ok(Json(OperatingListView {
         total_count: page.total,
