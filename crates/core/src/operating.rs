@@ -171,12 +171,8 @@ pub enum Category {
 }
 
 impl Category {
-    /// The category as stored and shown: `Custom`, `Custom|<name>` or the system category.
-    pub fn to_text(&self) -> String {
-        self.to_string()
-    }
-
-    /// Reads back a category written by [`Category::to_text`].
+    /// Reads back a category as `Display` writes it (`Custom`, `Custom|<name>` or the
+    /// system category).
     pub fn from_stored(text: &str) -> Self {
         if let Some(name) = text.strip_prefix("Custom|") {
             return Label::parse(name)
@@ -552,13 +548,13 @@ mod tests {
     #[test]
     fn categories_and_defaults() {
         let item = NewOperatingItem::new(draft(OperationType::InputData, None), None).unwrap();
-        assert_eq!(item.category.to_text(), "Custom");
+        assert_eq!(item.category.to_string(), "Custom");
         assert_eq!(item.severity, StatusSeverity::Info);
 
         let mut named = draft(OperationType::InputData, None);
         named.custom_category = Some(Label::parse("ABC").unwrap());
         let item = NewOperatingItem::new(named, None).unwrap();
-        assert_eq!(item.category.to_text(), "Custom|ABC");
+        assert_eq!(item.category.to_string(), "Custom|ABC");
         assert_eq!(Category::from_stored("Custom|ABC"), item.category);
 
         let mut system = draft(OperationType::Transform, None);
@@ -571,7 +567,7 @@ mod tests {
         );
         system.custom_category = Some(Label::parse("mappingtransformation").unwrap());
         let item = NewOperatingItem::new(system, None).unwrap();
-        assert_eq!(item.category.to_text(), "MappingTransformation");
+        assert_eq!(item.category.to_string(), "MappingTransformation");
         assert_eq!(
             Category::from_stored("MappingTransformation"),
             item.category

@@ -32,7 +32,7 @@ use serde_json::Value;
 use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
-use crate::extract::{BodyFormat, PathParam, body_bytes, from_json_value, parse_json};
+use crate::extract::{JsonBody, PathParam, from_json_value};
 
 /// Items per page when `limit` is not given, and the most a page may hold.
 pub(crate) const DEFAULT_LIMIT: u32 = 100;
@@ -240,12 +240,21 @@ impl CreateItemBody {
     }
 }
 
-/// Renames an object's keys to [`BODY_FIELDS`]' spelling when they match ignoring case.
-/// A key sent twice keeps its last value, as .NET's serializers do (the seed's own sample
-/// of a Begin item names `scopeId` twice).
-fn canonical_field_names(value: Value) -> Value {
+/// An item's object with its keys renamed to [`BODY_FIELDS`]' spelling when they match
+/// ignoring case; anything but an object is refused here, as serde would read a struct from
+/// an array too. `at` is the item's place in a batch (`[3]`) for errors. A key sent twice
+/// keeps its last value, as .NET's serializers do (the seed's own sample of a Begin item
+/// names `scopeId` twice).
+fn item_fields(value: Value, at: &str) -> Result<Value, ApiError> {
     let Value::Object(fields) = value else {
-        return value;
+        let place = if at.is_empty() {
+            String::new()
+        } else {
+            format!("`{at}`: ")
+        };
+        return Err(ApiError::bad_request(format!(
+            "invalid body: {place}expected an operating log item (a JSON object)"
+        )));
     };
     let renamed = fields
         .into_iter()
@@ -257,55 +266,21 @@ fn canonical_field_names(value: Value) -> Value {
             (canonical, value)
         })
         .collect();
-    Value::Object(renamed)
+    Ok(Value::Object(renamed))
 }
 
-/// Parses and checks one item of a body; `at` prefixes the field names in errors
-/// (`[3].`) for a batch.
-fn new_item(value: Value, at: &str, principal: &Principal) -> Result<NewOperatingItem, ApiError> {
-    if !value.is_object() {
-        let place = if at.is_empty() {
-            String::new()
-        } else {
-            format!("`{}`: ", at.trim_end_matches('.'))
-        };
-        return Err(ApiError::bad_request(format!(
-            "invalid body: {place}expected an operating log item (a JSON object)"
-        )));
-    }
-    let body: CreateItemBody = from_json_value(canonical_field_names(value), "body")
-        .map_err(|error| prefix_field(error, at))?;
+/// Checks one parsed item; `at` is its place in a batch (`[3].`) for errors.
+fn checked_item(
+    body: CreateItemBody,
+    at: &str,
+    principal: &Principal,
+) -> Result<NewOperatingItem, ApiError> {
     NewOperatingItem::new(body.into_draft(), principal.key().agent.as_ref()).map_err(|error| {
         ApiError::bad_request(format!(
             "invalid body: `{at}{}`: {}",
             error.field, error.problem
         ))
     })
-}
-
-/// Puts a batch position in front of the field an error names.
-fn prefix_field(error: ApiError, at: &str) -> ApiError {
-    if at.is_empty() {
-        return error;
-    }
-    match error {
-        ApiError::BadRequest { message, detail } => ApiError::BadRequest {
-            message: message.replacen("invalid body: `", &format!("invalid body: `{at}"), 1),
-            detail,
-        },
-        other => other,
-    }
-}
-
-/// Reads a JSON body (duplicate keys allowed, last wins) as a `serde_json::Value`.
-async fn json_body(request: Request, state: &AppState) -> Result<Value, ApiError> {
-    if BodyFormat::of(request.headers())? != BodyFormat::Json {
-        return Err(ApiError::UnsupportedMediaType(
-            "this endpoint takes JSON; send application/json".into(),
-        ));
-    }
-    let bytes = body_bytes(request, state).await?;
-    parse_json(&bytes, "body")
 }
 
 fn location(id: OperatingItemId) -> HeaderValue {
@@ -317,10 +292,10 @@ fn location(id: OperatingItemId) -> HeaderValue {
 async fn create(
     State(state): State<AppState>,
     principal: Principal,
-    request: Request,
+    JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let value = json_body(request, &state).await?;
-    let item = new_item(value, "", &principal)?;
+    let body: CreateItemBody = from_json_value(item_fields(value, "")?, "body")?;
+    let item = checked_item(body, "", &principal)?;
     let mut recorded = state
         .store
         .record_operating_items(principal.account(), vec![item])
@@ -341,9 +316,9 @@ async fn create(
 async fn create_batch(
     State(state): State<AppState>,
     principal: Principal,
-    request: Request,
+    JsonBody(value): JsonBody<Value>,
 ) -> Result<(StatusCode, Json<BatchView>), ApiError> {
-    let Value::Array(values) = json_body(request, &state).await? else {
+    let Value::Array(values) = value else {
         return Err(ApiError::bad_request(
             "invalid body: expected a JSON array of operating log items",
         ));
@@ -354,10 +329,17 @@ async fn create_batch(
             values.len()
         )));
     }
-    let items = values
+    // Parsed as one array, so that errors name the item's place (`[3].severity`).
+    let values = values
         .into_iter()
         .enumerate()
-        .map(|(index, value)| new_item(value, &format!("[{index}]."), &principal))
+        .map(|(index, value)| item_fields(value, &format!("[{index}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let bodies: Vec<CreateItemBody> = from_json_value(Value::Array(values), "body")?;
+    let items = bodies
+        .into_iter()
+        .enumerate()
+        .map(|(index, body)| checked_item(body, &format!("[{index}]."), &principal))
         .collect::<Result<Vec<_>, _>>()?;
     let recorded = state
         .store

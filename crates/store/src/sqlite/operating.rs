@@ -155,7 +155,7 @@ pub(super) fn record(
             item.agent_id.as_ref().map(AgentId::as_bytes),
             item.agent_code.as_ref().map(|code| code.as_str()),
             item.scope_id.as_ref().map(|scope| scope.as_str()),
-            item.category.to_text(),
+            item.category.to_string(),
             item.source.as_ref().map(|source| source.as_str()),
             item.message.as_ref().map(ItemText::as_str),
             details,
