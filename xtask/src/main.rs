@@ -3,6 +3,9 @@
 //! - `test`: installs what the suite needs, then runs every test of the workspace and the
 //!   conformance run of Talend's OpenAPI document (schemathesis, from PyPI). This is the
 //!   README's test command, and what `.ci/run` runs.
+//! - `bench [--quick] [--json FILE]`: builds pipelog and its benchmark harness in release
+//!   and runs it (`crates/bench`); docs/benchmarks.md explains the figures. `test` runs the
+//!   quick form as a smoke test: it must complete, its ratios are not judged there.
 //! - `tidy`: the repository conventions alone (also part of `test`, as a unit test).
 
 mod tidy;
@@ -15,10 +18,11 @@ fn main() -> ExitCode {
     let task = std::env::args().nth(1);
     let outcome = match task.as_deref() {
         Some("test") => test(),
+        Some("bench") => bench(std::env::args().skip(2).collect()),
         Some("tidy") => tidy::check(&workspace_root()).map_err(|problems| problems.join("\n")),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  test   install what the suite needs and run all of it\n  tidy   check the repository conventions"
+                "usage: cargo xtask <task>\n\ntasks:\n  test   install what the suite needs and run all of it\n  bench  measure pipelog against its ceilings (--quick: about a minute)\n  tidy   check the repository conventions"
             );
             return ExitCode::from(2);
         }
@@ -69,7 +73,32 @@ fn test() -> Result<(), String> {
     let mut tests = cargo();
     tests.args(["test", "--workspace", "--locked"]);
     step("tests", tests)?;
-    conformance()
+    conformance()?;
+    bench(vec!["--quick".to_owned()])
+}
+
+/// The benchmark harness, built in release with the pipelog it measures; `args` go to it.
+fn bench(args: Vec<String>) -> Result<(), String> {
+    let root = workspace_root();
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "pipelog",
+        "-p",
+        "pipelog-bench",
+    ]);
+    step("build release", build)?;
+    let mut run = Command::new(root.join("target/release/pipelog-bench"));
+    run.current_dir(&root)
+        .arg("--pipelog")
+        .arg(root.join("target/release/pipelog"))
+        .arg("--work-dir")
+        .arg(root.join("target/bench"))
+        .args(args);
+    step("bench", run)
 }
 
 /// Talend's OpenAPI document against the built server, with schemathesis installed from

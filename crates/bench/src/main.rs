@@ -1,0 +1,135 @@
+//! `pipelog-bench`: pipelog measured against its ceilings, on one machine, in one run.
+//!
+//! ```text
+//! pipelog-bench [--quick] [--pipelog BINARY] [--work-dir DIR] [--json FILE]
+//! ```
+//!
+//! It starts a release `pipelog serve` on a fresh data dir under the work dir, loads it
+//! with realistic data, measures ingest, reads, exports, audit finds and operating
+//! statistics, measures each figure's ceiling in the same run, and prints a table of
+//! figures, ceilings and ratios (and writes it as JSON). `cargo xtask bench` builds
+//! everything in release and runs it; docs/benchmarks.md explains every figure.
+//!
+//! `pipelog-bench raw-http` is the raw-HTTP ceiling's server, started by the benchmark.
+
+mod ceilings;
+mod http;
+mod phases;
+mod process;
+mod report;
+mod workload;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use crate::phases::Bench;
+use crate::workload::Scale;
+
+const USAGE: &str =
+    "usage: pipelog-bench [--quick] [--pipelog BINARY] [--work-dir DIR] [--json FILE]
+
+  --quick          a reduced run (about a minute); every ratio still has its ceiling
+  --pipelog FILE   the pipelog binary to measure [default: target/release/pipelog]
+  --work-dir DIR   where data dirs are made (emptied first) [default: target/bench]
+  --json FILE      where the results go as JSON [default: WORK_DIR/results.json]";
+
+#[derive(Debug)]
+struct Options {
+    scale: Scale,
+    pipelog: PathBuf,
+    work_dir: PathBuf,
+    json: Option<PathBuf>,
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
+    let mut options = Options {
+        scale: Scale::full(),
+        pipelog: PathBuf::from("target/release/pipelog"),
+        work_dir: PathBuf::from("target/bench"),
+        json: None,
+    };
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--quick" => options.scale = Scale::quick(),
+            "--pipelog" => options.pipelog = value("--pipelog")?.into(),
+            "--work-dir" => options.work_dir = value("--work-dir")?.into(),
+            "--json" => options.json = Some(value("--json")?.into()),
+            other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+        }
+    }
+    Ok(options)
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1).peekable();
+    let outcome = if args.peek().map(String::as_str) == Some("raw-http") {
+        ceilings::serve_raw_http()
+    } else if args
+        .peek()
+        .is_some_and(|arg| arg == "--help" || arg == "-h")
+    {
+        println!("{USAGE}");
+        Ok(())
+    } else {
+        parse(args).and_then(run)
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("pipelog-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(options: Options) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        options.pipelog.exists(),
+        "no pipelog binary at {} (build it with `cargo build --release`, or run `cargo xtask bench`)",
+        options.pipelog.display()
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let started = Instant::now();
+    let scale = options.scale.clone();
+    let mut bench = Bench::start(scale.clone(), &options.pipelog, &options.work_dir)?;
+    runtime.block_on(async {
+        bench.idle_rss("rss_idle_start_bytes", "server RSS idle, at start")?;
+        bench.single_entry_ingest().await?;
+        bench.bulk_ingest().await?;
+        bench.page_reads().await?;
+        bench.exports().await?;
+        bench.audit().await?;
+        bench.operating().await?;
+        bench.idle_rss("rss_idle_end_bytes", "server RSS idle, at the end")
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+    let report = &bench.finish()?;
+    println!("{}", report.table());
+    let json_path = options
+        .json
+        .unwrap_or_else(|| options.work_dir.join("results.json"));
+    let document = report.json(json!({
+        "scale": scale,
+        "date": pipelog_core::time::UtcTime::now().to_string(),
+        "cores": std::thread::available_parallelism().map(usize::from).ok(),
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").ok().map(|text| text.trim().to_owned()),
+        "seconds": report::round(seconds, 1),
+    }));
+    std::fs::write(&json_path, serde_json::to_string_pretty(&document)? + "\n")
+        .with_context(|| format!("cannot write {}", json_path.display()))?;
+    println!(
+        "{} of {} targets missed; {:.0} s in all; results in {}",
+        report.missed(),
+        document["targets"].as_array().map_or(0, Vec::len),
+        seconds,
+        json_path.display()
+    );
+    Ok(())
+}
