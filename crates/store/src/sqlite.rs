@@ -39,6 +39,7 @@ use pipelog_core::paging::{LogQuery, Page, PageLimit};
 use pipelog_core::permission::PermissionSet;
 use pipelog_core::time::UtcTime;
 use rusqlite::Connection;
+use rusqlite::config::DbConfig;
 use tokio::sync::watch;
 
 use crate::{
@@ -175,6 +176,11 @@ fn open_connection(
     };
     connection.pragma_update(None, "synchronous", synchronous)?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
+    // Query planner stability: a cached statement keeps its plan whatever is bound to it.
+    // Without it, SQLite marks some parameters (a LIMIT, a LIKE pattern) so that binding a
+    // new value re-prepares the statement on its next step: a page read spent a tenth of
+    // its time parsing and planning again. pipelog's queries are written for one plan.
+    connection.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     // Savepoints copy each page they first touch into a sub-journal: in memory, not in a
     // temporary file written page by page.
     connection.pragma_update(None, "temp_store", "MEMORY")?;
