@@ -5,10 +5,10 @@
 
 use std::fmt;
 
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use pipelog_core::audit::{
@@ -29,6 +29,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams, body_bytes, parse_json};
+use crate::response::Json;
 
 /// The largest page a find may ask for.
 pub(crate) const MAX_SIZE: u32 = 1000;

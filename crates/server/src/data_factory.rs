@@ -4,10 +4,10 @@
 //! seen creates a running execution (origin `API`, job keyed by the emitter's name), so an
 //! external orchestrator can log without launching through pipelog first.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use axum::{Json, Router};
 use pipelog_core::ids::{AccountId, Cid, ExecutionId, JobKey};
 use pipelog_core::log_entry::{
     EmitterName, EventCorrelationId, LogEntryId, LogLine, LogMessage, MessageType, Severity,
@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::response::Json;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route(

@@ -10,6 +10,7 @@ mod signed_url;
 mod error;
 mod request_context;
 mod extract;
+mod response;
 mod auth;
 mod rate_limit;
 mod data_factory;

@@ -10,11 +10,11 @@
 
 use std::collections::HashMap;
 
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use pipelog_core::gantt::GanttChart;
 use pipelog_core::ids::{AgentId, OperatingItemId, OperationId, SourceId};
 use pipelog_core::operating::{
@@ -33,6 +33,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParam, from_json_value};
+use crate::response::Json;
 
 /// Items per page when `limit` is not given, and the most a page may hold.
 pub(crate) const DEFAULT_LIMIT: u32 = 100;

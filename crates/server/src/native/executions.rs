@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use pipelog_core::execution::{ActionOrigin, ExecutionStatus, FinalStatus, LaunchExecution};
 use pipelog_core::ids::{ExecutionId, JobKey};
 use pipelog_core::job::{JobSpec, JobTitle, JobType, PipelineId, SystemJobType};
@@ -24,6 +24,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParam, QueryParams, comma_list};
+use crate::response::Json;
 
 /// The longest a claim may wait for a queued execution.
 pub(crate) const MAX_CLAIM_WAIT_SECONDS: u64 = 30;

@@ -4,10 +4,10 @@
 //! `KEYS_ADMIN` key manages its own account only, and cannot hand out more than it holds:
 //! no permission it lacks, no looser rate limit than its own.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, post};
-use axum::{Json, Router};
 use pipelog_core::api_key::{ApiKeySecret, KeyName, KeyRole, NewApiKey, RateLimit};
 use pipelog_core::ids::{AccountName, AgentId, KeyId, SourceId};
 use pipelog_core::operating::{AgentCode, DataAgent};
@@ -22,6 +22,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParam, QueryParams};
+use crate::response::Json;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

@@ -4,10 +4,10 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
 use pipelog_core::ids::ExecutionId;
 use pipelog_core::log_entry::{
     EmitterName, EventCorrelationId, LogLine, LogMessage, MessageType, Severity,
@@ -25,6 +25,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{BodyFormat, PathParam, QueryParams, body_bytes, comma_list, parse_json};
+use crate::response::Json;
 
 /// The most lines one request may append.
 pub(crate) const MAX_BATCH_ENTRIES: usize = 10_000;

@@ -1,8 +1,8 @@
 //! How long an account keeps its execution logs: `GET` and `PUT /v1/retention`.
 
+use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use pipelog_core::ids::AccountName;
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
+use crate::response::Json;
 
 /// The longest retention that can be set: a hundred years.
 const MAX_DAYS: u32 = 36_500;
