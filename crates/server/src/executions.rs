@@ -6,14 +6,14 @@
 
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use pipelog_core::export::{ExportFormat, ExportStatus, ExportToken};
 use pipelog_core::ids::ExecutionId;
 use pipelog_core::log_entry::{
-    EmitterName, EventCorrelationId, LogEntry, LogEntryId, LogMessage, MessageType,
+    EmitterName, EventCorrelationId, LogEntry, LogEntryId, LogMessage, MessageType, Severity,
 };
 use pipelog_core::paging::{LogQuery, PageLimit, SeveritySet, SortOrder, TimeRange};
 use pipelog_core::time::UtcTime;
@@ -25,6 +25,7 @@ use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::exports;
 use crate::extract::{PathParam, QueryParams, body_bytes};
+use crate::response::Json;
 
 /// Talend's page sizes.
 const DEFAULT_COUNT: u32 = 50;
@@ -73,7 +74,7 @@ struct ReadQuery {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TalendLogView {
-    severity: String,
+    severity: &'static str,
     log_type: MessageType,
     /// `createdAt`, in milliseconds since the epoch.
     log_timestamp: i64,
@@ -91,10 +92,20 @@ pub(crate) struct TalendLogView {
     event_correlation_id: Option<EventCorrelationId>,
 }
 
+/// Talend writes severities in capitals.
+fn talend_severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Debug => "DEBUG",
+        Severity::Info => "INFO",
+        Severity::Warning => "WARNING",
+        Severity::Error => "ERROR",
+    }
+}
+
 impl From<LogEntry> for TalendLogView {
     fn from(entry: LogEntry) -> Self {
         TalendLogView {
-            severity: entry.line.severity.as_str().to_ascii_uppercase(),
+            severity: talend_severity(entry.line.severity),
             log_type: entry.line.message_type,
             log_timestamp: entry.created_at.unix_millis(),
             id: entry.id(),

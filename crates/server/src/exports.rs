@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use pipelog_core::export::{ExportFormat, ExportJob, ExportStatus, ExportToken, text_line};
+use pipelog_core::log_entry::LogEntry;
 use pipelog_core::time::UtcTime;
 use serde::Deserialize;
 use tokio::io::{AsyncWriteExt, BufWriter};
@@ -174,6 +175,10 @@ pub(crate) async fn build(
 }
 
 /// Writes the file; `Ok(false)` when the server began stopping first.
+///
+/// Three stages overlap: while one chunk is written to the file, the next is serialised on
+/// a blocking thread and the one after is read by a reader. Serialising 5,000 lines takes
+/// milliseconds, too long to hold an async worker.
 async fn write(
     state: &AppState,
     job: &ExportJob,
@@ -192,37 +197,46 @@ async fn write(
     if json {
         out.write_all(b"[").await.map_err(io)?;
     }
-    let mut next = job.first_seq;
+    let read_from = |from: u64| {
+        let (store, account, execution, end) = (
+            state.store.clone(),
+            job.account_id,
+            job.execution_id,
+            job.end_seq,
+        );
+        tokio::spawn(async move {
+            store
+                .read_log_run(account, execution, from..end, CHUNK)
+                .await
+        })
+    };
+    let mut reading = (job.first_seq < job.end_seq).then(|| read_from(job.first_seq));
     let mut first = true;
     let mut renewed = tokio::time::Instant::now();
     let mut buffer = Vec::with_capacity(64 * 1024);
-    while next < job.end_seq {
+    while let Some(read) = reading.take() {
         if *stopping.borrow() {
             return Ok(false);
         }
-        let run = state
-            .store
-            .read_log_run(job.account_id, job.execution_id, next..job.end_seq, CHUNK)
+        let run = read
             .await
+            .map_err(|error| format!("cannot read the log: {error}"))?
             .map_err(|error| format!("cannot read the log: {error}"))?;
         let Some(last) = run.entries.last().map(|entry| entry.seq) else {
             // The rest was deleted meanwhile.
             break;
         };
-        buffer.clear();
-        for entry in run.entries {
-            if json {
-                buffer.extend_from_slice(if first { b"\n" } else { b",\n" });
-                serde_json::to_writer(&mut buffer, &TalendLogView::from(entry))
-                    .map_err(|error| format!("cannot write an entry: {error}"))?;
-            } else {
-                buffer.extend_from_slice(text_line(&entry).as_bytes());
-                buffer.push(b'\n');
-            }
-            first = false;
+        if last + 1 < job.end_seq {
+            reading = Some(read_from(last + 1));
         }
+        let continues = !first;
+        buffer = tokio::task::spawn_blocking(move || {
+            serialise(run.entries, &mut buffer, json, continues).map(|()| buffer)
+        })
+        .await
+        .map_err(|error| format!("cannot write an entry: {error}"))??;
+        first = false;
         out.write_all(&buffer).await.map_err(io)?;
-        next = last + 1;
         if renewed.elapsed() >= RENEW_EVERY {
             let _ = state.store.touch_export(job.token).await;
             renewed = tokio::time::Instant::now();
@@ -236,4 +250,30 @@ async fn write(
     out.flush().await.map_err(io)?;
     out.get_mut().sync_all().await.map_err(io)?;
     Ok(true)
+}
+
+/// A chunk of lines as the file holds them, into `buffer` (emptied first). `continues`:
+/// lines came before, so a JSON file needs a comma first.
+fn serialise(
+    entries: Vec<LogEntry>,
+    buffer: &mut Vec<u8>,
+    json: bool,
+    continues: bool,
+) -> Result<(), String> {
+    buffer.clear();
+    for (index, entry) in entries.into_iter().enumerate() {
+        if json {
+            buffer.extend_from_slice(if continues || index > 0 {
+                b",\n"
+            } else {
+                b"\n"
+            });
+            serde_json::to_writer(&mut *buffer, &TalendLogView::from(entry))
+                .map_err(|error| format!("cannot write an entry: {error}"))?;
+        } else {
+            buffer.extend_from_slice(text_line(&entry).as_bytes());
+            buffer.push(b'\n');
+        }
+    }
+    Ok(())
 }
