@@ -1,6 +1,8 @@
 //! The outermost middleware: gives each request an id, renders errors as JSON with that id,
 //! and logs each failure once with the request's span.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::Request;
@@ -38,7 +40,23 @@ fn request_id_for(request: &Request) -> String {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         })
-        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned)
+        .map_or_else(new_request_id, str::to_owned)
+}
+
+/// A request id: this process's random prefix and a counter, 32 hex digits like a UUID's.
+/// Unique per process and, by the prefix, across nodes; it costs no system call, where a
+/// random UUID per request asked the kernel for 16 bytes every time.
+fn new_request_id() -> String {
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        // Without entropy the prefix is only less unique across nodes; ids stay unique here.
+        let _ = getrandom::fill(&mut bytes);
+        u64::from_le_bytes(bytes)
+    });
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix:016x}{count:016x}")
 }
 
 pub(crate) async fn track(request: Request, next: Next) -> Response {
@@ -106,5 +124,21 @@ fn log_failure(status: StatusCode, report: &ErrorReport) {
         );
     } else {
         tracing::debug!(status = status.as_u16(), message = %report.message, "request refused");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_request_ids_are_32_hex_digits_and_never_repeat() {
+        let ids: Vec<String> = (0..1000).map(|_| new_request_id()).collect();
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        );
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
     }
 }
