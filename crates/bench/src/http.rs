@@ -201,7 +201,7 @@ where
             }
         }));
     }
-    gather(tasks, started, count).await
+    gather(tasks, started).await
 }
 
 /// Requests built by `call(connection, n)` for `duration`, over `connections` connections.
@@ -215,12 +215,11 @@ where
     C: Fn(usize, u64) -> anyhow::Result<Call> + Send + Sync + 'static,
 {
     let call = Arc::new(call);
-    let sent_total = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::with_capacity(connections);
     for index in 0..connections {
-        let (call, sent_total) = (Arc::clone(&call), Arc::clone(&sent_total));
+        let call = Arc::clone(&call);
         tasks.push(tokio::spawn(async move {
             let mut connection = Connection::open(address).await?;
             let mut latencies = Latencies::default();
@@ -234,22 +233,18 @@ where
                 latencies.record(sent.elapsed());
                 number += 1;
             }
-            sent_total.fetch_add(number, Ordering::Relaxed);
             anyhow::Ok((latencies, bytes_sent))
         }));
     }
-    let mut run = gather(tasks, started, 0).await?;
-    run.requests = sent_total.load(Ordering::Relaxed);
-    Ok(run)
+    gather(tasks, started).await
 }
 
 async fn gather(
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<(Latencies, u64)>>>,
     started: Instant,
-    requests: u64,
 ) -> anyhow::Result<Run> {
     let mut run = Run {
-        requests,
+        requests: 0,
         bytes_sent: 0,
         elapsed: Duration::ZERO,
         latencies: Latencies::default(),
@@ -260,5 +255,7 @@ async fn gather(
         run.bytes_sent += bytes_sent;
     }
     run.elapsed = started.elapsed();
+    // Every request sent had its latency recorded.
+    run.requests = run.latencies.0.len() as u64;
     Ok(run)
 }

@@ -324,18 +324,13 @@ impl Bench {
         let cursor = URL_SAFE_NO_PAD.encode(format!("log:asc:{}", deep - 1));
         let native = format!("/v1/executions/{large}/logs?limit=200");
         let talend = format!("/monitoring/executions/{large}/logs?count=200");
-        let first = self.reads(&key, native.clone(), Some(0), "data").await?;
+        let first = self.reads(&key, native.clone(), Some(0)).await?;
         let deep_page = self
-            .reads(
-                &key,
-                format!("{native}&cursor={cursor}"),
-                Some(deep),
-                "data",
-            )
+            .reads(&key, format!("{native}&cursor={cursor}"), Some(deep))
             .await?;
-        let talend_first = self.reads(&key, talend.clone(), None, "data").await?;
+        let talend_first = self.reads(&key, talend.clone(), None).await?;
         let talend_deep = self
-            .reads(&key, format!("{talend}&startIndex={deep}"), None, "data")
+            .reads(&key, format!("{talend}&startIndex={deep}"), None)
             .await?;
 
         let reader = ceilings::open_reader(&self.data_dir)?;
@@ -423,14 +418,13 @@ impl Bench {
             .with_context(|| format!("{key} was not measured"))
     }
 
-    /// `rounds` GETs of `path` on one connection; the first answer's `list` must hold 200
+    /// `rounds` GETs of `path` on one connection; the first answer's `data` must hold 200
     /// lines, starting at `first_seq` when given.
     async fn reads(
         &self,
         key: &Arc<str>,
         path: String,
         first_seq: Option<u64>,
-        list: &'static str,
     ) -> anyhow::Result<Latencies> {
         let key = Arc::clone(key);
         let checked = path.clone();
@@ -442,7 +436,7 @@ impl Bench {
             move |number, answer| {
                 if number == 0 {
                     let answer: Value = serde_json::from_slice(&answer)?;
-                    let lines = answer[list].as_array().context("no list")?;
+                    let lines = answer["data"].as_array().context("no data")?;
                     ensure!(lines.len() == 200, "{checked}: {} lines", lines.len());
                     if let Some(seq) = first_seq {
                         ensure!(

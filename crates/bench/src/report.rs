@@ -48,22 +48,19 @@ pub struct Report {
 impl Report {
     /// A figure with no ceiling of its own.
     pub fn figure(&mut self, key: &str, what: &str, shown: String, value: Value) {
-        self.rows.push(Row {
-            what: what.to_owned(),
-            figure: shown,
-            ceiling: String::new(),
-            ratio: String::new(),
-            target: String::new(),
-        });
-        self.figures.insert(key.to_owned(), value);
+        self.measured(key, what, shown, String::new(), value);
     }
 
     /// A ceiling, measured for the ratios that follow.
     pub fn ceiling(&mut self, key: &str, what: &str, shown: String, value: Value) {
+        self.measured(key, what, String::new(), shown, value);
+    }
+
+    fn measured(&mut self, key: &str, what: &str, figure: String, ceiling: String, value: Value) {
         self.rows.push(Row {
             what: what.to_owned(),
-            figure: String::new(),
-            ceiling: shown,
+            figure,
+            ceiling,
             ratio: String::new(),
             target: String::new(),
         });
