@@ -155,6 +155,9 @@ enum Role {
 /// writing to a running server's data dir, say) before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Prepared statements kept per connection: more than pipelog has distinct queries.
+const STATEMENT_CACHE: usize = 256;
+
 fn open_connection(
     path: &Path,
     durability: Durability,
@@ -163,6 +166,9 @@ fn open_connection(
     let connection = Connection::open(path)
         .map_err(|error| StoreError::Backend(format!("cannot open {}: {error}", path.display())))?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
+    // Every query pipelog runs is a `prepare_cached` one; the default cache of 16 would let
+    // one kind of work (an audit find, say) evict another's statements and parse them again.
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Backend(format!(

@@ -18,11 +18,17 @@ use super::columns::{
 };
 use crate::{ExecutionFilter, StoreError};
 
-const EXECUTION_SELECT: &str = "SELECT e.id, e.public_id, e.account_id, e.cid, e.status, \
+// Macros rather than `const`s so that each query is one `concat!`ed literal: built with
+// `format!`, it was formatted and allocated again on every call (every append, every page).
+macro_rules! execution_select {
+    () => {
+        "SELECT e.id, e.public_id, e.account_id, e.cid, e.status, \
      e.action_origin, e.input, e.launched_by, e.queued_at, e.started_at, e.ended_at, \
      e.updated_at, e.next_seq, j.public_id, j.job_key, j.title, j.job_type, \
      j.system_job_type, j.periodicity, j.pipeline_id, e.first_seq \
-     FROM executions e JOIN jobs j ON j.id = e.job_id";
+     FROM executions e JOIN jobs j ON j.id = e.job_id"
+    };
+}
 
 fn execution_from_row(row: &Row<'_>) -> rusqlite::Result<Execution> {
     let input: Map<String, Value> = parsed(row, 6, |text| serde_json::from_str(text))?;
@@ -76,8 +82,9 @@ pub(super) fn find(
     id: ExecutionId,
 ) -> Result<ExecutionRow, StoreError> {
     connection
-        .prepare_cached(&format!(
-            "{EXECUTION_SELECT} WHERE e.public_id = ?1 AND e.account_id = ?2"
+        .prepare_cached(concat!(
+            execution_select!(),
+            " WHERE e.public_id = ?1 AND e.account_id = ?2"
         ))?
         .query_row(params![id.as_bytes(), account.get()], |row| {
             Ok(ExecutionRow {
@@ -99,8 +106,11 @@ pub(super) struct AppendTarget {
     pub last_log_at: UtcTime,
 }
 
-const APPEND_TARGET_SELECT: &str =
-    "SELECT id, public_id, cid, status, next_seq, last_log_at FROM executions";
+macro_rules! append_target_select {
+    () => {
+        "SELECT id, public_id, cid, status, next_seq, last_log_at FROM executions"
+    };
+}
 
 fn append_target_from_row(row: &Row<'_>) -> rusqlite::Result<AppendTarget> {
     Ok(AppendTarget {
@@ -119,8 +129,9 @@ pub(super) fn append_target(
     id: ExecutionId,
 ) -> Result<AppendTarget, StoreError> {
     connection
-        .prepare_cached(&format!(
-            "{APPEND_TARGET_SELECT} WHERE public_id = ?1 AND account_id = ?2"
+        .prepare_cached(concat!(
+            append_target_select!(),
+            " WHERE public_id = ?1 AND account_id = ?2"
         ))?
         .query_row(
             params![id.as_bytes(), account.get()],
@@ -136,8 +147,9 @@ pub(super) fn append_target_by_cid(
     cid: &Cid,
 ) -> Result<Option<AppendTarget>, StoreError> {
     Ok(connection
-        .prepare_cached(&format!(
-            "{APPEND_TARGET_SELECT} WHERE account_id = ?1 AND cid = ?2"
+        .prepare_cached(concat!(
+            append_target_select!(),
+            " WHERE account_id = ?1 AND cid = ?2"
         ))?
         .query_row(params![account.get(), cid.as_str()], append_target_from_row)
         .optional()?)
@@ -145,7 +157,7 @@ pub(super) fn append_target_by_cid(
 
 fn by_rowid(connection: &Connection, rowid: i64) -> Result<Execution, StoreError> {
     connection
-        .prepare_cached(&format!("{EXECUTION_SELECT} WHERE e.id = ?1"))?
+        .prepare_cached(concat!(execution_select!(), " WHERE e.id = ?1"))?
         .query_row([rowid], execution_from_row)
         .optional()?
         .ok_or(NOT_FOUND)
@@ -429,8 +441,9 @@ pub(super) fn list(
         .to_string()
     });
     let executions = connection
-        .prepare_cached(&format!(
-            "{EXECUTION_SELECT} \
+        .prepare_cached(concat!(
+            execution_select!(),
+            " \
              WHERE e.account_id = ?1 AND e.id < ?2 \
                AND (?3 IS NULL OR e.status IN (SELECT value FROM json_each(?3))) \
                AND (?4 IS NULL OR j.job_key = ?4) \
