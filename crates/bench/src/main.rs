@@ -10,7 +10,8 @@
 //! figures, ceilings and ratios (and writes it as JSON). `cargo xtask bench` builds
 //! everything in release and runs it; docs/benchmarks.md explains every figure.
 //!
-//! `pipelog-bench raw-http` is the raw-HTTP ceiling's server, started by the benchmark.
+//! `pipelog-bench raw-http [--pages DATA_DIR] [--durable DIR]` is the raw-HTTP ceilings'
+//! server, started by the benchmark.
 
 mod ceilings;
 mod http;
@@ -26,6 +27,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde_json::json;
 
+use crate::ceilings::RawHttpOptions;
 use crate::phases::Bench;
 use crate::workload::Scale;
 
@@ -65,10 +67,24 @@ fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
     Ok(options)
 }
 
+fn raw_http_options(mut args: impl Iterator<Item = String>) -> anyhow::Result<RawHttpOptions> {
+    let mut options = RawHttpOptions::default();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--pages" => options.pages = Some(value()?.into()),
+            "--durable" => options.durable = Some(value()?.into()),
+            other => bail!("unknown raw-http argument {other:?}"),
+        }
+    }
+    Ok(options)
+}
+
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1).peekable();
     let outcome = if args.peek().map(String::as_str) == Some("raw-http") {
-        ceilings::serve_raw_http()
+        args.next();
+        raw_http_options(args).and_then(ceilings::serve_raw_http)
     } else if args
         .peek()
         .is_some_and(|arg| arg == "--help" || arg == "-h")

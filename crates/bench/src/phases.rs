@@ -2,6 +2,7 @@
 //! then bulk, each with its ceiling), footprint, page reads, exports, audit finds and
 //! operating statistics.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -97,11 +98,18 @@ impl Bench {
     pub async fn single_entry_ingest(&mut self) -> anyhow::Result<()> {
         eprintln!("bench: single-entry ingest");
         let duration = self.scale.ingest_duration();
-        let raw = Server::raw_http()?;
+        let durable_dir = self.work_dir.join("raw-durable");
+        std::fs::create_dir_all(&durable_dir)?;
+        let raw = Server::raw_http(&["--durable".as_ref(), durable_dir.as_os_str()])?;
         let key = Arc::clone(&self.keys[0]);
         let raw_run = run_for(raw.address, SINGLE_ENTRY_CONNECTIONS, duration, {
             let key = Arc::clone(&key);
-            move |connection, number| single_entry(&key, connection, number)
+            move |connection, number| single_entry(&key, DATA_FACTORY_LOG, connection, number)
+        })
+        .await?;
+        let raw_durable_run = run_for(raw.address, SINGLE_ENTRY_CONNECTIONS, duration, {
+            let key = Arc::clone(&key);
+            move |connection, number| single_entry(&key, RAW_DURABLE_LOG, connection, number)
         })
         .await?;
         let rounds = self.scale.read_rounds;
@@ -109,7 +117,7 @@ impl Bench {
             raw.address,
             1,
             rounds,
-            move |number| single_entry(&key, 0, number),
+            move |number| single_entry(&key, DATA_FACTORY_LOG, 0, number),
             |_, _| Ok(()),
         )
         .await?;
@@ -122,7 +130,12 @@ impl Bench {
             SINGLE_ENTRY_CONNECTIONS,
             duration,
             move |connection, number| {
-                single_entry(&keys[connection % keys.len()], connection, number)
+                single_entry(
+                    &keys[connection % keys.len()],
+                    DATA_FACTORY_LOG,
+                    connection,
+                    number,
+                )
             },
         )
         .await?;
@@ -131,6 +144,7 @@ impl Bench {
 
         let rate = run.per_second(run.requests as f64);
         let raw_rate = raw_run.per_second(raw_run.requests as f64);
+        let raw_durable_rate = raw_durable_run.per_second(raw_durable_run.requests as f64);
         self.report.ceiling(
             "raw_http_requests_per_s",
             "raw HTTP: same requests, parsed, nothing stored",
@@ -140,6 +154,16 @@ impl Bench {
                 latency_text(&raw_run.latencies)
             ),
             rate_json(&raw_run, raw_rate),
+        );
+        self.report.ceiling(
+            "raw_durable_http_requests_per_s",
+            "raw durable HTTP: same requests, one insert each, group commit",
+            format!(
+                "{} req/s, {}",
+                thousands(raw_durable_rate),
+                latency_text(&raw_durable_run.latencies)
+            ),
+            rate_json(&raw_durable_run, raw_durable_rate),
         );
         self.report.ceiling(
             "raw_http_round_trip_ms",
@@ -162,6 +186,12 @@ impl Bench {
             "single-entry ingest / raw HTTP",
             rate / raw_rate,
             Target::AtLeast(0.5),
+        );
+        self.report.ratio(
+            "single_entry_vs_raw_durable_http",
+            "single-entry ingest / raw durable HTTP",
+            rate / raw_durable_rate,
+            Target::AtLeast(0.8),
         );
         self.report.figure(
             "rss_single_entry_bytes",
@@ -324,13 +354,14 @@ impl Bench {
         let cursor = URL_SAFE_NO_PAD.encode(format!("log:asc:{}", deep - 1));
         let native = format!("/v1/executions/{large}/logs?limit=200");
         let talend = format!("/monitoring/executions/{large}/logs?count=200");
-        let first = self.reads(&key, native.clone(), Some(0)).await?;
+        let at = self.server.address;
+        let first = self.reads(at, &key, native.clone(), Some(0)).await?;
         let deep_page = self
-            .reads(&key, format!("{native}&cursor={cursor}"), Some(deep))
+            .reads(at, &key, format!("{native}&cursor={cursor}"), Some(deep))
             .await?;
-        let talend_first = self.reads(&key, talend.clone(), None).await?;
+        let talend_first = self.reads(at, &key, talend.clone(), None).await?;
         let talend_deep = self
-            .reads(&key, format!("{talend}&startIndex={deep}"), None)
+            .reads(at, &key, format!("{talend}&startIndex={deep}"), None)
             .await?;
 
         let reader = ceilings::open_reader(&self.data_dir)?;
@@ -341,6 +372,19 @@ impl Bench {
         let raw_first = ceilings::raw_page_reads(&reader, rowid, 0, rounds)?;
         let raw_deep = ceilings::raw_page_reads(&reader, rowid, deep, rounds)?;
         drop(reader);
+        let raw = Server::raw_http(&["--pages".as_ref(), self.data_dir.as_os_str()])?;
+        let raw_http_first = self
+            .reads(raw.address, &key, format!("/page/{rowid}/0"), Some(0))
+            .await?;
+        let raw_http_deep = self
+            .reads(
+                raw.address,
+                &key,
+                format!("/page/{rowid}/{deep}"),
+                Some(deep),
+            )
+            .await?;
+        drop(raw);
 
         let lines = thousands(self.scale.large_execution_lines as f64);
         let depth = thousands(deep as f64);
@@ -355,6 +399,18 @@ impl Bench {
             &format!("raw read, 200 lines {depth} deep"),
             latency_text(&raw_deep),
             latency_json(&raw_deep),
+        );
+        self.report.ceiling(
+            "raw_page_first_ms",
+            "raw page over HTTP, first 200 lines as JSON",
+            latency_text(&raw_http_first),
+            latency_json(&raw_http_first),
+        );
+        self.report.ceiling(
+            "raw_page_deep_ms",
+            &format!("raw page over HTTP, 200 lines {depth} deep"),
+            latency_text(&raw_http_deep),
+            latency_json(&raw_http_deep),
         );
         let pages = [
             (
@@ -408,6 +464,18 @@ impl Bench {
             p50(&deep_page) / (p50(&raw_deep) + round_trip),
             Target::AtMost(2.0),
         );
+        self.report.ratio(
+            "page_vs_raw_page",
+            "first page over HTTP / raw page over HTTP",
+            p50(&first) / p50(&raw_http_first),
+            Target::AtMost(2.0),
+        );
+        self.report.ratio(
+            "deep_page_vs_raw_page",
+            "deep page over HTTP / raw page over HTTP",
+            p50(&deep_page) / p50(&raw_http_deep),
+            Target::AtMost(2.0),
+        );
         Ok(())
     }
 
@@ -418,10 +486,11 @@ impl Bench {
             .with_context(|| format!("{key} was not measured"))
     }
 
-    /// `rounds` GETs of `path` on one connection; the first answer's `data` must hold 200
-    /// lines, starting at `first_seq` when given.
+    /// `rounds` GETs of `path` from the server at `address` on one connection; the first
+    /// answer's `data` must hold 200 lines, starting at `first_seq` when given.
     async fn reads(
         &self,
+        address: SocketAddr,
         key: &Arc<str>,
         path: String,
         first_seq: Option<u64>,
@@ -429,7 +498,7 @@ impl Bench {
         let key = Arc::clone(key);
         let checked = path.clone();
         let run = run_numbered(
-            self.server.address,
+            address,
             1,
             self.scale.read_rounds,
             move |_| Ok(Call::get(&key, path.clone())),
@@ -682,9 +751,19 @@ impl Bench {
 }
 
 /// Request `number` of connection `connection`: one line of that connection's job.
-fn single_entry(key: &Arc<str>, connection: usize, number: u64) -> anyhow::Result<Call> {
+/// Seed 000's endpoint for one line.
+const DATA_FACTORY_LOG: &str = "/v1/data-factory/log";
+/// The raw-HTTP server's durable twin of it.
+const RAW_DURABLE_LOG: &str = "/durable/v1/data-factory/log";
+
+fn single_entry(
+    key: &Arc<str>,
+    path: &str,
+    connection: usize,
+    number: u64,
+) -> anyhow::Result<Call> {
     let seed = (connection as u64) << 32 | number;
-    Call::post(key, "/v1/data-factory/log", JSON, data_factory_body(seed))
+    Call::post(key, path, JSON, data_factory_body(seed))
         .with_header("cid", &format!("bench-job-run-{connection}"))
 }
 

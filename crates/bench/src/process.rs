@@ -2,6 +2,7 @@
 //! fresh data dir, and the raw-HTTP ceiling (this binary's `raw-http` command). Their memory
 //! is read from `/proc`.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -42,10 +43,11 @@ impl Server {
         Server::start("pipelog", command)
     }
 
-    /// The raw-HTTP ceiling: this same binary, serving `raw-http`.
-    pub fn raw_http() -> anyhow::Result<Server> {
+    /// The raw-HTTP ceilings: this same binary, serving `raw-http` with `args` (see
+    /// `RawHttpOptions`).
+    pub fn raw_http(args: &[&OsStr]) -> anyhow::Result<Server> {
         let mut command = Command::new(std::env::current_exe()?);
-        command.arg("raw-http");
+        command.arg("raw-http").args(args);
         Server::start("raw-http", command)
     }
 
