@@ -99,7 +99,7 @@ async fn raw_page(
             .as_ref()
             .context("raw-http was started without a data dir")?;
         let rows = read_page(connection, execution, seq)?;
-        anyhow::Ok(serde_json::to_vec(&serde_json::json!({ "data": rows }))?)
+        anyhow::Ok(serde_json::to_vec(&PageBody { data: &rows })?)
     })
     .await;
     match read {
@@ -370,6 +370,12 @@ pub fn open_reader(data_dir: &Path) -> anyhow::Result<Connection> {
         .with_context(|| format!("cannot open {}", path.display()))?;
     connection.pragma_update(None, "cache_size", -8_192)?;
     Ok(connection)
+}
+
+/// A page as pipelog's native API answers it (its other fields left out).
+#[derive(Serialize)]
+struct PageBody<'a> {
+    data: &'a [Row],
 }
 
 /// One stored line, decoded as a page read decodes it.
