@@ -118,12 +118,12 @@ fn log_failure(status: StatusCode, report: &ErrorReport) {
     if status.is_server_error() {
         tracing::error!(
             status = status.as_u16(),
-            message = %report.message,
+            reason = %report.message,
             internal = report.internal.as_deref().unwrap_or(""),
             "request failed"
         );
     } else {
-        tracing::debug!(status = status.as_u16(), message = %report.message, "request refused");
+        tracing::debug!(status = status.as_u16(), reason = %report.message, "request refused");
     }
 }
 
