@@ -12,19 +12,20 @@ use pipelog_core::audit_digest::DigestKey;
 use pipelog_server::UrlSigningKey;
 use pipelog_store::Store;
 use pipelog_store::sqlite::SqliteStore;
+use tracing_subscriber::Layer;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::secrets;
-use crate::settings::ServeArgs;
+use crate::settings::{LogFormat, ServeArgs};
 
 /// The environment variable whose value becomes the operator key of a fresh store.
 pub const BOOTSTRAP_KEY_VAR: &str = "PIPELOG_BOOTSTRAP_KEY";
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut settings = args.resolve()?;
-    init_logging(&settings.log)?;
+    init_logging(&settings.log, settings.log_format)?;
     let chosen_key = match std::env::var(BOOTSTRAP_KEY_VAR) {
         Ok(text) => Some(
             ApiKeySecret::chosen(&text)
@@ -106,16 +107,23 @@ async fn bootstrap(store: &SqliteStore, chosen: Option<ApiKeySecret>) -> anyhow:
     Ok(())
 }
 
-fn init_logging(filter: &str) -> anyhow::Result<()> {
+fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
     let targets = Targets::from_str(filter).with_context(|| {
         format!("invalid log filter `{filter}`; try `info` or `warn,pipelog_server=debug`")
     })?;
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = match format {
+        LogFormat::Text => layer.with_ansi(std::io::stderr().is_terminal()).boxed(),
+        // Spans' fields (the request id, say) go with every event, flattened beside its own.
+        LogFormat::Json => layer
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+    };
     tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::stderr().is_terminal()),
-        )
+        .with(layer)
         .with(targets)
         .try_init()
         .context("cannot set up logging")

@@ -25,6 +25,17 @@ pub enum DurabilityChoice {
     Normal,
 }
 
+/// How the server's own logs are written to stderr.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 /// Where the store lives; shared by every command that opens one.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
@@ -58,6 +69,9 @@ pub struct ServeArgs {
     /// What the server logs to stderr, as `level` or `level,target=level` [default: info].
     #[arg(long, env = "PIPELOG_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// `text` (default) or `json`: one JSON object per line, for log collectors.
+    #[arg(long, env = "PIPELOG_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
     /// The address clients reach this server at, for the download links it hands out
     /// (`https://logs.example.com`) [default: http:// and the request's Host].
     #[arg(long, env = "PIPELOG_PUBLIC_URL", value_name = "URL")]
@@ -78,6 +92,7 @@ struct FileSettings {
     max_body_bytes: Option<usize>,
     shutdown_grace: Option<u64>,
     log: Option<String>,
+    log_format: Option<LogFormat>,
     public_url: Option<String>,
     log_retention_days: Option<u32>,
 }
@@ -105,6 +120,7 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
     pub server: ServerConfig,
     pub log: String,
+    pub log_format: LogFormat,
 }
 
 fn store_settings(args: &StoreArgs, file: &FileSettings) -> StoreSettings {
@@ -175,6 +191,7 @@ impl ServeArgs {
                 .clone()
                 .or(file.log.clone())
                 .unwrap_or_else(|| "info".to_owned()),
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
         })
     }
 }
@@ -204,6 +221,62 @@ mod tests {
         assert_eq!(settings.store.options.durability, Durability::Full);
         assert_eq!(settings.server.max_body_bytes, 10 * 1024 * 1024);
         assert_eq!(settings.log, "info");
+        assert_eq!(settings.log_format, LogFormat::Text);
+    }
+
+    /// Every flag, variable and file key of `serve` has its row in docs/configuration.md,
+    /// and every row there names a setting that exists.
+    #[test]
+    fn the_configuration_doc_lists_every_setting() {
+        use clap::CommandFactory;
+        let doc = include_str!("../../../docs/configuration.md");
+        let rows: Vec<&str> = doc
+            .lines()
+            .filter(|line| line.starts_with("| `--"))
+            .collect();
+        let command = Probe::command();
+        let mut flags = Vec::new();
+        for arg in command.get_arguments() {
+            let Some(flag) = arg.get_long() else { continue };
+            if flag == "help" {
+                continue;
+            }
+            let env = arg
+                .get_env()
+                .and_then(|env| env.to_str())
+                .unwrap_or_else(|| panic!("--{flag} has no environment variable"));
+            let key = flag.replace('-', "_");
+            // The file names the other settings; it has no key of its own.
+            let file_key = if flag == "config" {
+                "| |".to_owned()
+            } else {
+                format!("| `{key}` |")
+            };
+            let row = rows
+                .iter()
+                .find(|row| {
+                    let rest = row.strip_prefix(&format!("| `--{flag}")).unwrap_or("-");
+                    rest.starts_with(' ') || rest.starts_with('`')
+                })
+                .unwrap_or_else(|| panic!("docs/configuration.md has no row for --{flag}"));
+            assert!(
+                row.contains(&format!("`{env}`")),
+                "the row of --{flag} names {env}"
+            );
+            assert!(
+                row.contains(&file_key),
+                "the row of --{flag} names the file key {file_key}"
+            );
+            if flag != "config" {
+                let probe = format!("{key} = 1\n");
+                let refused = toml::from_str::<FileSettings>(&probe)
+                    .err()
+                    .is_some_and(|error| error.to_string().contains("unknown field"));
+                assert!(!refused, "the file knows no key {key}");
+            }
+            flags.push(flag.to_owned());
+        }
+        assert_eq!(rows.len(), flags.len(), "a row in the doc names no setting");
     }
 
     #[test]

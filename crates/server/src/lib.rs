@@ -17,6 +17,7 @@ mod data_factory;
 mod executions;
 mod exports;
 mod maintenance;
+mod metrics;
 mod audit;
 mod operating;
 mod native;
@@ -47,6 +48,7 @@ pub(crate) struct AppState {
     maintenance: Arc<maintenance::Maintenance>,
     /// The live tails' feeds, one per execution someone follows.
     feeds: Arc<native::Feeds>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 /// Serves `listener` until `shutdown` resolves, then stops taking connections, lets
@@ -68,6 +70,7 @@ pub async fn run(
         stopping: stopping.clone(),
         maintenance: Arc::default(),
         feeds: Arc::default(),
+        metrics: Arc::default(),
     };
     let background = maintenance::spawn(&state);
     let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
@@ -110,9 +113,14 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .merge(authenticated)
         .merge(exports::router())
+        .merge(metrics::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::observe,
+        ))
         .layer(middleware::from_fn(request_context::track))
         .with_state(state)
 }

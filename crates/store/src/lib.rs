@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use pipelog_core::api_key::{ApiKey, KeyHash, NewApiKey};
 use pipelog_core::audit::{AuditEntry, AuditId, ChainHash, NewAuditEntry};
 use pipelog_core::execution::{Execution, ExecutionStatus, FinalStatus, LaunchExecution};
-use pipelog_core::export::{ExportFormat, ExportJob, ExportToken};
+use pipelog_core::export::{ExportFormat, ExportJob, ExportStatus, ExportToken};
 use pipelog_core::find_query::FindQuery;
 use pipelog_core::ids::{AccountId, AccountName, Cid, ExecutionId, JobKey, KeyId};
 use pipelog_core::ids::{AgentId, OperatingItemId, OperationId, SourceId};
@@ -191,6 +191,45 @@ pub struct OperatingPage {
 pub struct OperationWindow {
     pub from: UtcTime,
     pub to: UtcTime,
+}
+
+/// What a store says about itself, for `/metrics`: cheap enough to take at every scrape.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Writes waiting for the writer now, and how many may wait before writes are refused.
+    pub write_queue_depth: usize,
+    pub write_queue_capacity: usize,
+    /// Writes per group commit, one observation per commit that succeeded.
+    pub commit_writes: CountHistogram,
+    /// Rows (lines, entries, items) the committed writes added, as the writes estimated them.
+    pub committed_rows: u64,
+    /// Group commits that failed: none of their writes was acknowledged.
+    pub failed_commits: u64,
+    /// What clients wrote since the store opened, by stream.
+    pub written: Written,
+    /// Bytes the store takes on disk.
+    pub size_bytes: u64,
+    /// Export jobs by status, of every account.
+    pub exports: Vec<(ExportStatus, u64)>,
+}
+
+/// Entries clients wrote since the store opened (pipelog's own audit entries about jobs and
+/// keys are not counted; retries answered from an earlier write are not either).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    pub log_lines: u64,
+    pub audit_entries: u64,
+    pub operating_items: u64,
+}
+
+/// A histogram of whole numbers with fixed upper bounds, as Prometheus shows one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CountHistogram {
+    /// `(upper bound, observations at or below it)`: cumulative, bounds ascending.
+    pub buckets: Vec<(u64, u64)>,
+    /// Observations in all, and their sum.
+    pub count: u64,
+    pub sum: u64,
 }
 
 /// The storage behind a pipelog server. One implementation per backend; the same test
@@ -457,5 +496,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn accounts(&self) -> Result<Vec<(AccountId, AccountName)>, StoreError>;
 
     /// Commits everything accepted so far and stops taking writes.
+    /// Answers once the store can serve: reachable, its schema up to date.
+    async fn ready(&self) -> Result<(), StoreError>;
+
+    /// Figures for `/metrics`.
+    async fn stats(&self) -> Result<StoreStats, StoreError>;
+
     async fn close(&self) -> Result<(), StoreError>;
 }

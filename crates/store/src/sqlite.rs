@@ -22,6 +22,7 @@ use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -45,7 +46,7 @@ use tokio::sync::watch;
 use crate::{
     Appended, AuditPageRequest, ChainAnchor, ChainHead, ChainVerification, DeletedLogs,
     ExecutionFilter, KeyScope, LogPage, LogRun, LogTarget, NewExport, OperatingPage,
-    OperatingQuery, OperationWindow, RecordedAudit, Store, StoreError,
+    OperatingQuery, OperationWindow, RecordedAudit, Store, StoreError, StoreStats, Written,
 };
 use readers::Readers;
 use writer::Writer;
@@ -99,6 +100,25 @@ pub struct SqliteStore {
     writer: Writer,
     readers: Readers,
     queued: watch::Sender<u64>,
+    written: WrittenCounters,
+}
+
+/// What clients wrote since the store opened, counted after each commit.
+#[derive(Debug, Default)]
+struct WrittenCounters {
+    log_lines: AtomicU64,
+    audit_entries: AtomicU64,
+    operating_items: AtomicU64,
+}
+
+impl WrittenCounters {
+    fn snapshot(&self) -> Written {
+        Written {
+            log_lines: self.log_lines.load(Ordering::Relaxed),
+            audit_entries: self.audit_entries.load(Ordering::Relaxed),
+            operating_items: self.operating_items.load(Ordering::Relaxed),
+        }
+    }
 }
 
 impl SqliteStore {
@@ -123,6 +143,7 @@ impl SqliteStore {
             writer,
             readers,
             queued: watch::Sender::new(0),
+            written: WrittenCounters::default(),
         })
     }
 
@@ -372,6 +393,9 @@ impl Store for SqliteStore {
             })
             .await?;
         self.announce(appended.execution_id);
+        self.written
+            .log_lines
+            .fetch_add(appended.count, Ordering::Relaxed);
         Ok(appended)
     }
 
@@ -542,9 +566,14 @@ impl Store for SqliteStore {
         account: AccountId,
         entry: NewAuditEntry,
     ) -> Result<RecordedAudit, StoreError> {
-        self.writer
+        let recorded = self
+            .writer
             .barrier(move |connection, now| audit::record(connection, account, &entry, now))
-            .await
+            .await?;
+        if recorded.created {
+            self.written.audit_entries.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(recorded)
     }
 
     async fn find_audit(
@@ -589,11 +618,16 @@ impl Store for SqliteStore {
             ("operating", account).hash(&mut hasher);
             hasher.finish()
         };
-        self.writer
+        let recorded = self
+            .writer
             .grouped(group, weight, move |connection, now| {
                 operating::record(connection, account, &items, now)
             })
-            .await
+            .await?;
+        self.written
+            .operating_items
+            .fetch_add(recorded.len() as u64, Ordering::Relaxed);
+        Ok(recorded)
     }
 
     async fn operating_item(
@@ -665,6 +699,40 @@ impl Store for SqliteStore {
 
     async fn accounts(&self) -> Result<Vec<(AccountId, AccountName)>, StoreError> {
         self.readers.read(accounts::all).await
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.readers.read(schema::check_current).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let path = self.path.clone();
+        let exports = self.readers.read(exports::count_by_status).await?;
+        let size_bytes = tokio::task::spawn_blocking(move || {
+            // The database file and its write-ahead log; the shared-memory index is not data.
+            ["", "-wal"]
+                .iter()
+                .filter_map(|suffix| {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    std::fs::metadata(file).ok()
+                })
+                .map(|metadata| metadata.len())
+                .sum()
+        })
+        .await
+        .map_err(|error| StoreError::Backend(format!("cannot measure the store: {error}")))?;
+        let writer = self.writer.snapshot();
+        Ok(StoreStats {
+            write_queue_depth: writer.queue_depth,
+            write_queue_capacity: writer.queue_capacity,
+            commit_writes: writer.group_writes,
+            committed_rows: writer.rows,
+            failed_commits: writer.failed,
+            written: self.written.snapshot(),
+            size_bytes,
+            exports,
+        })
     }
 
     async fn close(&self) -> Result<(), StoreError> {

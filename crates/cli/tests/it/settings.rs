@@ -89,3 +89,47 @@ fn a_bad_config_file_stops_the_start_with_its_reason() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--listen"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line_with_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &["--log-format", "json", "--log", "debug"],
+        &[("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)],
+    );
+    let response = reqwest::Client::new()
+        .get(server.url("/no/such/route"))
+        .header("x-request-id", "probe-4711")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // The server's stderr is read by a thread: wait (boundedly) for the event to arrive.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let stderr = loop {
+        let stderr = server.stderr();
+        if stderr.iter().any(|line| line.contains("request refused")) {
+            break stderr;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing logged: {stderr:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(server.terminate().success());
+    let events: Vec<serde_json::Value> = stderr
+        .iter()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let refused = events
+        .iter()
+        .find(|event| event["message"] == "request refused")
+        .unwrap_or_else(|| panic!("no refusal logged: {stderr:?}"));
+    assert_eq!(refused["level"], "DEBUG");
+    assert_eq!(refused["status"], 404);
+    assert_eq!(refused["reason"], "no route for GET /no/such/route");
+    assert_eq!(refused["span"]["request_id"], "probe-4711", "{refused}");
+}

@@ -20,3 +20,4 @@ mod tail;
 mod retention;
 mod operating;
 mod operations;
+mod metrics;

@@ -158,3 +158,19 @@ pub(super) fn delete(connection: &Connection, token: ExportToken) -> Result<(), 
         .execute([token.as_bytes()])?;
     Ok(())
 }
+
+/// Export jobs by status, across accounts.
+pub(super) fn count_by_status(
+    connection: &Connection,
+) -> Result<Vec<(ExportStatus, u64)>, StoreError> {
+    let mut counts = Vec::new();
+    let mut statement =
+        connection.prepare_cached("SELECT status, count(*) FROM exports GROUP BY status")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let status = parsed(row, 0, ExportStatus::parse)?;
+        let count: i64 = row.get(1)?;
+        counts.push((status, u64::try_from(count).unwrap_or(0)));
+    }
+    Ok(counts)
+}

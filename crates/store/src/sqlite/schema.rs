@@ -34,6 +34,20 @@ pub(super) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Whether the schema is the one this pipelog writes (another process may have opened the
+/// file and migrated it further).
+pub(super) fn check_current(connection: &Connection) -> Result<(), StoreError> {
+    let version: usize = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version == MIGRATIONS.len() {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(format!(
+            "the store has schema version {version}; this pipelog needs {}",
+            MIGRATIONS.len()
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +71,18 @@ mod tests {
             .unwrap();
         let error = migrate(&mut connection).unwrap_err();
         assert!(error.to_string().contains("newer pipelog"), "{error}");
+    }
+
+    #[test]
+    fn only_the_current_schema_is_ready() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        assert!(check_current(&connection).is_err(), "an empty file is not ready");
+        migrate(&mut connection).unwrap();
+        check_current(&connection).unwrap();
+        connection
+            .pragma_update(None, "user_version", MIGRATIONS.len() + 1)
+            .unwrap();
+        let error = check_current(&connection).unwrap_err();
+        assert!(error.to_string().contains("schema version"), "{error}");
     }
 }

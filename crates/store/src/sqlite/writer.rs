@@ -7,25 +7,60 @@
 //! their write succeeded.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use pipelog_core::time::UtcTime;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::StoreError;
+use crate::{CountHistogram, StoreError};
 
 /// At most this many writes go into one group commit...
 const MAX_GROUP_WRITES: usize = 1024;
 /// ...and, past the first write, at most about this many rows.
 const MAX_GROUP_ROWS: usize = 20_000;
 
+/// Upper bounds of the buckets of writes per group commit.
+const GROUP_SIZE_BOUNDS: [u64; 11] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
 /// The handle to the writer thread.
 #[derive(Debug)]
 pub(super) struct Writer {
     queue: mpsc::Sender<Message>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    stats: Arc<WriterStats>,
+}
+
+/// What the writer counts as it commits.
+#[derive(Debug, Default)]
+struct WriterStats {
+    /// Successful group commits by their number of writes: one counter per bound of
+    /// `GROUP_SIZE_BOUNDS` (not cumulative), then one for larger groups.
+    groups: [AtomicU64; GROUP_SIZE_BOUNDS.len() + 1],
+    writes: AtomicU64,
+    rows: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl WriterStats {
+    fn committed(&self, writes: usize, rows: usize) {
+        let bucket = GROUP_SIZE_BOUNDS.partition_point(|&bound| bound < writes as u64);
+        self.groups[bucket].fetch_add(1, Ordering::Relaxed);
+        self.writes.fetch_add(writes as u64, Ordering::Relaxed);
+        self.rows.fetch_add(rows as u64, Ordering::Relaxed);
+    }
+}
+
+/// The writer's figures at one moment.
+#[derive(Debug)]
+pub(super) struct WriterSnapshot {
+    pub queue_depth: usize,
+    pub queue_capacity: usize,
+    pub group_writes: CountHistogram,
+    pub rows: u64,
+    pub failed: u64,
 }
 
 enum Message {
@@ -112,16 +147,41 @@ impl Writer {
     /// Starts the writer thread on `connection`.
     pub(super) fn start(connection: Connection, queue_capacity: usize) -> Result<Self, StoreError> {
         let (queue, inbox) = mpsc::channel(queue_capacity.max(1));
+        let stats = Arc::new(WriterStats::default());
+        let counting = Arc::clone(&stats);
         let thread = std::thread::Builder::new()
             .name("pipelog-writer".into())
-            .spawn(move || run(connection, inbox))
+            .spawn(move || run(connection, inbox, &counting))
             .map_err(|error| {
                 StoreError::Backend(format!("cannot start the writer thread: {error}"))
             })?;
         Ok(Writer {
             queue,
             thread: Mutex::new(Some(thread)),
+            stats,
         })
+    }
+
+    /// The queue now, and what was committed so far.
+    pub(super) fn snapshot(&self) -> WriterSnapshot {
+        let mut buckets = Vec::with_capacity(GROUP_SIZE_BOUNDS.len());
+        let mut below = 0;
+        for (bound, groups) in GROUP_SIZE_BOUNDS.iter().zip(&self.stats.groups) {
+            below += groups.load(Ordering::Relaxed);
+            buckets.push((*bound, below));
+        }
+        let count = below + self.stats.groups[GROUP_SIZE_BOUNDS.len()].load(Ordering::Relaxed);
+        WriterSnapshot {
+            queue_depth: self.queue.max_capacity() - self.queue.capacity(),
+            queue_capacity: self.queue.max_capacity(),
+            group_writes: CountHistogram {
+                buckets,
+                count,
+                sum: self.stats.writes.load(Ordering::Relaxed),
+            },
+            rows: self.stats.rows.load(Ordering::Relaxed),
+            failed: self.stats.failed.load(Ordering::Relaxed),
+        }
     }
 
     /// Runs `op` in order with every other write, and answers after it committed.
@@ -179,7 +239,7 @@ impl Writer {
     }
 }
 
-fn run(mut connection: Connection, mut inbox: mpsc::Receiver<Message>) {
+fn run(mut connection: Connection, mut inbox: mpsc::Receiver<Message>, stats: &WriterStats) {
     let mut closing = false;
     while !closing {
         let Some(first) = inbox.blocking_recv() else {
@@ -205,7 +265,7 @@ fn run(mut connection: Connection, mut inbox: mpsc::Receiver<Message>) {
             }
         }
         if !writes.is_empty() {
-            commit_group(&mut connection, writes, rows);
+            commit_group(&mut connection, writes, stats);
         }
     }
     tracing::debug!("writer stopped");
@@ -219,7 +279,7 @@ fn order_writes(writes: &mut [QueuedWrite]) {
     }
 }
 
-fn commit_group(connection: &mut Connection, mut writes: Vec<QueuedWrite>, rows: usize) {
+fn commit_group(connection: &mut Connection, mut writes: Vec<QueuedWrite>, stats: &WriterStats) {
     order_writes(&mut writes);
     let now = UtcTime::now();
     let transaction = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
@@ -227,6 +287,7 @@ fn commit_group(connection: &mut Connection, mut writes: Vec<QueuedWrite>, rows:
         Err(error) => {
             let error = StoreError::from(error);
             tracing::error!(%error, writes = writes.len(), "cannot begin a group commit");
+            stats.failed.fetch_add(1, Ordering::Relaxed);
             for queued in writes {
                 queued.write.abandon(error.clone());
             }
@@ -237,7 +298,9 @@ fn commit_group(connection: &mut Connection, mut writes: Vec<QueuedWrite>, rows:
     let mut writes = writes.into_iter();
     // Set when a failed write cannot be undone: the whole group is then rolled back.
     let mut broken = None;
+    let mut applied_rows = 0;
     for queued in writes.by_ref() {
+        let weight = queued.weight;
         if let Err(error) = statement(&transaction, "SAVEPOINT write") {
             queued.write.abandon(error);
             continue;
@@ -246,6 +309,7 @@ fn commit_group(connection: &mut Connection, mut writes: Vec<QueuedWrite>, rows:
             Some(done) => match statement(&transaction, "RELEASE write") {
                 Ok(()) => {
                     applied.push(done);
+                    applied_rows += weight;
                     Ok(())
                 }
                 Err(error) => {
@@ -266,8 +330,18 @@ fn commit_group(connection: &mut Connection, mut writes: Vec<QueuedWrite>, rows:
         Some(error) => Err(error),
     };
     match &outcome {
-        Ok(()) => tracing::trace!(writes = applied.len(), rows, "group committed"),
-        Err(error) => tracing::error!(%error, writes = applied.len(), "group commit failed"),
+        Ok(()) => {
+            tracing::trace!(
+                writes = applied.len(),
+                rows = applied_rows,
+                "group committed"
+            );
+            stats.committed(applied.len(), applied_rows);
+        }
+        Err(error) => {
+            tracing::error!(%error, writes = applied.len(), "group commit failed");
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+        }
     }
     for queued in writes {
         queued.write.abandon(StoreError::Backend(
