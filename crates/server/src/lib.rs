@@ -20,6 +20,7 @@ mod maintenance;
 mod metrics;
 mod audit;
 mod operating;
+mod lineage;
 mod native;
 
 use std::future::Future;
@@ -105,6 +106,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(audit::router())
         .merge(executions::router())
         .merge(operating::router())
+        .merge(lineage::router())
         .merge(native::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

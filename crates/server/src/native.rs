@@ -17,6 +17,7 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 
 pub(crate) use tail::Feeds;
+pub(crate) use views::ExecutionView;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

@@ -193,6 +193,25 @@ pub struct OperationWindow {
     pub to: UtcTime,
 }
 
+/// Where an orchestrator says a run it names by correlation id has got to (OpenLineage's
+/// run events).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportedRun {
+    /// Started, or still running.
+    Running,
+    Ended(FinalStatus),
+}
+
+/// What reporting a run did to its execution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackedRun {
+    pub execution: Execution,
+    /// The report created the execution.
+    pub created: bool,
+    /// The report changed the execution; a repeated or late one changes nothing.
+    pub changed: bool,
+}
+
 /// What a store says about itself, for `/metrics`: cheap enough to take at every scrape.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -293,6 +312,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Hands the oldest queued execution of a job to the caller, marking it `RUNNING`.
     /// Two concurrent claims never get the same execution.
+    /// Brings the account's execution with correlation id `cid` to where an orchestrator
+    /// reports its run: launched from `launch` (with that cid) and started if there is none
+    /// yet, started if queued, ended if the report says so; each step records its audit
+    /// entry, all in one transaction. A report that an ended run is running, or ended as it
+    /// did, changes nothing; a report that it ended otherwise is a conflict.
+    async fn report_run(
+        &self,
+        account: AccountId,
+        cid: Cid,
+        launch: LaunchExecution,
+        state: ReportedRun,
+    ) -> Result<TrackedRun, StoreError>;
+
     async fn claim_execution(
         &self,
         account: AccountId,

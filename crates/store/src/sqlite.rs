@@ -31,7 +31,7 @@ use pipelog_core::audit::{AuditEntry, NewAuditEntry};
 use pipelog_core::execution::{Execution, FinalStatus, LaunchExecution};
 use pipelog_core::export::{ExportJob, ExportToken};
 use pipelog_core::find_query::FindQuery;
-use pipelog_core::ids::{AccountId, AccountName, ExecutionId, JobKey, KeyId};
+use pipelog_core::ids::{AccountId, AccountName, Cid, ExecutionId, JobKey, KeyId};
 use pipelog_core::ids::{OperatingItemId, OperationId};
 use pipelog_core::log_entry::LogLine;
 use pipelog_core::operating::{ItemTiming, NewOperatingItem, OperatingItem};
@@ -46,7 +46,8 @@ use tokio::sync::watch;
 use crate::{
     Appended, AuditPageRequest, ChainAnchor, ChainHead, ChainVerification, DeletedLogs,
     ExecutionFilter, KeyScope, LogPage, LogRun, LogTarget, NewExport, OperatingPage,
-    OperatingQuery, OperationWindow, RecordedAudit, Store, StoreError, StoreStats, Written,
+    OperatingQuery, OperationWindow, RecordedAudit, ReportedRun, Store, StoreError, StoreStats,
+    TrackedRun, Written,
 };
 use readers::Readers;
 use writer::Writer;
@@ -340,6 +341,25 @@ impl Store for SqliteStore {
             .await?;
         self.announce(id);
         Ok(execution)
+    }
+
+    async fn report_run(
+        &self,
+        account: AccountId,
+        cid: Cid,
+        launch: LaunchExecution,
+        state: ReportedRun,
+    ) -> Result<TrackedRun, StoreError> {
+        let tracked = self
+            .writer
+            .barrier(move |connection, now| {
+                executions::report_run(connection, account, &cid, &launch, state, now)
+            })
+            .await?;
+        if tracked.changed {
+            self.announce(tracked.execution.id);
+        }
+        Ok(tracked)
     }
 
     async fn claim_execution(

@@ -21,3 +21,4 @@ mod retention;
 mod operating;
 mod operations;
 mod metrics;
+mod lineage;

@@ -16,7 +16,7 @@ use super::audit;
 use super::columns::{
     corrupt, optional_label, optional_time, optional_uuid_bytes, parsed, time, uuid_bytes,
 };
-use crate::{ExecutionFilter, StoreError};
+use crate::{ExecutionFilter, ReportedRun, StoreError, TrackedRun};
 
 // Macros rather than `const`s so that each query is one `concat!`ed literal: built with
 // `format!`, it was formatted and allocated again on every call (every append, every page).
@@ -327,6 +327,59 @@ pub(super) fn create_for_cid(
         status,
         next_seq: 0,
         last_log_at: UtcTime::from_unix_millis(0).expect("the epoch is in range"),
+    })
+}
+
+/// An orchestrator's report on the run it names `cid`; see `Store::report_run`.
+pub(super) fn report_run(
+    connection: &Connection,
+    account: AccountId,
+    cid: &Cid,
+    launch: &LaunchExecution,
+    state: ReportedRun,
+    now: UtcTime,
+) -> Result<TrackedRun, StoreError> {
+    let (mut execution, created) = match append_target_by_cid(connection, account, cid)? {
+        Some(found) => (find(connection, account, found.id)?.execution, false),
+        None => {
+            let job_rowid = ensure_job(connection, account, &launch.job, now)?;
+            let (_, execution) = insert_execution(
+                connection,
+                NewExecution {
+                    account,
+                    job_rowid,
+                    cid,
+                    status: ExecutionStatus::Queued,
+                    action_origin: launch.action_origin,
+                    input: &input_with_cid(&launch.input, cid),
+                    launched_by: launch.launched_by,
+                    now,
+                },
+            )?;
+            (execution, true)
+        }
+    };
+    let before = execution.status;
+    if execution.status == ExecutionStatus::Queued {
+        execution = start(connection, account, execution.id, now)?;
+    }
+    match (execution.status, state) {
+        (ExecutionStatus::Ended(ended), ReportedRun::Ended(reported)) if ended != reported => {
+            return Err(StoreError::Conflict(format!(
+                "execution {} (cid {cid}) has already ended with status {ended}; the report \
+                 says {reported}",
+                execution.id
+            )));
+        }
+        (ExecutionStatus::Running, ReportedRun::Ended(reported)) => {
+            execution = end(connection, account, execution.id, reported, now)?;
+        }
+        _ => {}
+    }
+    Ok(TrackedRun {
+        changed: created || execution.status != before,
+        execution,
+        created,
     })
 }
 

@@ -76,7 +76,10 @@ mod tests {
     #[test]
     fn only_the_current_schema_is_ready() {
         let mut connection = Connection::open_in_memory().unwrap();
-        assert!(check_current(&connection).is_err(), "an empty file is not ready");
+        assert!(
+            check_current(&connection).is_err(),
+            "an empty file is not ready"
+        );
         migrate(&mut connection).unwrap();
         check_current(&connection).unwrap();
         connection

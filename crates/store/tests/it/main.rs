@@ -34,6 +34,7 @@ macro_rules! every_suite_test {
             executions::claim_hands_each_execution_to_one_caller,
             executions::list_is_newest_first_filtered_and_paged,
             executions::another_account_sees_nothing,
+            executions::reported_runs_move_forward_only,
             logs::append_numbers_lines_without_gaps,
             logs::pages_in_both_orders_with_cursor,
             logs::severity_and_time_filters,

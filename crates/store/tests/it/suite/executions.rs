@@ -2,10 +2,10 @@
 
 use futures_util::future::join_all;
 use pipelog_core::execution::{ActionOrigin, ExecutionStatus, FinalStatus};
-use pipelog_core::ids::{ExecutionId, JobKey};
+use pipelog_core::ids::{Cid, ExecutionId, JobKey};
 use pipelog_core::job::JobType;
 use pipelog_core::paging::{PageLimit, TimeRange};
-use pipelog_store::{ExecutionFilter, Store, StoreError};
+use pipelog_store::{ExecutionFilter, ReportedRun, Store, StoreError};
 use serde_json::json;
 
 use super::{launch_request, some_account};
@@ -315,4 +315,81 @@ pub async fn another_account_sees_nothing(store: &dyn Store) {
         store.execution(acme, execution.id).await.unwrap().status,
         ExecutionStatus::Queued
     );
+}
+
+pub async fn reported_runs_move_forward_only(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let cid = Cid::parse("run-1").unwrap();
+    let report = |state| store.report_run(account, cid.clone(), launch_request("ns/job"), state);
+
+    let started = report(ReportedRun::Running).await.unwrap();
+    assert!(started.created && started.changed);
+    assert_eq!(started.execution.status, ExecutionStatus::Running);
+    assert_eq!(started.execution.cid, cid);
+    assert_eq!(started.execution.job.key.as_str(), "ns/job");
+    let again = report(ReportedRun::Running).await.unwrap();
+    assert!(!again.created && !again.changed);
+    assert_eq!(again.execution.id, started.execution.id);
+
+    let ended = report(ReportedRun::Ended(FinalStatus::Failed))
+        .await
+        .unwrap();
+    assert!(!ended.created && ended.changed);
+    assert_eq!(
+        ended.execution.status,
+        ExecutionStatus::Ended(FinalStatus::Failed)
+    );
+    let late = report(ReportedRun::Running).await.unwrap();
+    assert!(!late.changed);
+    assert_eq!(
+        late.execution.status,
+        ExecutionStatus::Ended(FinalStatus::Failed)
+    );
+    let repeated = report(ReportedRun::Ended(FinalStatus::Failed))
+        .await
+        .unwrap();
+    assert!(!repeated.changed);
+    let contradiction = report(ReportedRun::Ended(FinalStatus::Completed))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(contradiction, StoreError::Conflict(_)),
+        "{contradiction:?}"
+    );
+
+    // A queued execution launched with a cid of its own is started by the report.
+    let queued = store
+        .launch_execution(account, launch_request("ns/job"))
+        .await
+        .unwrap();
+    let started = store
+        .report_run(
+            account,
+            queued.cid.clone(),
+            launch_request("other"),
+            ReportedRun::Running,
+        )
+        .await
+        .unwrap();
+    assert_eq!(started.execution.id, queued.id);
+    assert_eq!(started.execution.status, ExecutionStatus::Running);
+    assert_eq!(
+        started.execution.job.key.as_str(),
+        "ns/job",
+        "the job stays"
+    );
+
+    // Another account's report with the same cid is its own run.
+    let other = some_account(store, "globex").await;
+    let theirs = store
+        .report_run(
+            other,
+            cid.clone(),
+            launch_request("ns/job"),
+            ReportedRun::Running,
+        )
+        .await
+        .unwrap();
+    assert!(theirs.created);
+    assert_ne!(theirs.execution.id, started.execution.id);
 }
