@@ -66,6 +66,11 @@ fn step(name: &str, mut command: Command) -> Result<(), String> {
 
 /// The schemathesis release the conformance run uses.
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+/// The OpenTelemetry Python SDK and its OTLP/HTTP exporter, as data teams install them.
+const OPENTELEMETRY: [&str; 2] = [
+    "opentelemetry-sdk==1.45.2",
+    "opentelemetry-exporter-otlp-proto-http==1.45.2",
+];
 
 /// Every test of the workspace (unit, integration against real servers on port 0, doc
 /// tests), then the conformance run.
@@ -101,8 +106,9 @@ fn bench(args: Vec<String>) -> Result<(), String> {
     step("bench", run)
 }
 
-/// Talend's OpenAPI document against the built server, with schemathesis installed from
-/// PyPI into a virtual environment under `target/`.
+/// Real clients against the built server, installed from PyPI into a virtual environment
+/// under `target/`: schemathesis with Talend's OpenAPI document, and the OpenTelemetry
+/// Python SDK sending logs.
 fn conformance() -> Result<(), String> {
     let root = workspace_root();
     let mut build = cargo();
@@ -118,18 +124,24 @@ fn conformance() -> Result<(), String> {
         step("python venv", create)?;
     }
     let mut install = Command::new(&python);
-    install.args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        SCHEMATHESIS,
-    ]);
-    step("install schemathesis", install)?;
+    install
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            SCHEMATHESIS,
+        ])
+        .args(OPENTELEMETRY);
+    step("install schemathesis and the OpenTelemetry SDK", install)?;
     let mut run = Command::new(&python);
     run.arg(root.join("xtask/conformance/talend.py"))
         .arg(root.join("target/debug/pipelog"))
         .arg(venv.join("bin/schemathesis"));
-    step("Talend conformance", run)
+    step("Talend conformance", run)?;
+    let mut otel = Command::new(&python);
+    otel.arg(root.join("xtask/conformance/otel.py"))
+        .arg(root.join("target/debug/pipelog"));
+    step("OpenTelemetry Python SDK", otel)
 }

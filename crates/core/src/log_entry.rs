@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
 
 use crate::ids::{ExecutionId, Label};
 use crate::text_enum;
@@ -27,6 +28,37 @@ impl Severity {
 
     pub fn from_rank(rank: u8) -> Option<Self> {
         Severity::ALL.get(usize::from(rank)).copied()
+    }
+
+    /// OpenTelemetry's `SeverityNumber`: 1 to 24, four each of TRACE, DEBUG, INFO, WARN,
+    /// ERROR and FATAL. Traces are `debug` here, fatal errors `error`; 0 (unspecified) and
+    /// numbers out of range are `None`.
+    pub fn from_otel_number(number: i32) -> Option<Self> {
+        match number {
+            1..=8 => Some(Severity::Debug),
+            9..=12 => Some(Severity::Info),
+            13..=16 => Some(Severity::Warning),
+            17..=24 => Some(Severity::Error),
+            _ => None,
+        }
+    }
+
+    /// A severity's name as loggers write it (OpenTelemetry's `SeverityText`, syslog's
+    /// levels), ignoring case: pipelog's own words, and `trace`, `notice`, `err`, `fatal`,
+    /// `critical`, `alert`, `emergency` and their short forms.
+    pub fn from_level_name(name: &str) -> Option<Self> {
+        if let Ok(severity) = Severity::parse(name) {
+            return Some(severity);
+        }
+        match name.to_ascii_lowercase().as_str() {
+            "trace" | "trc" | "dbg" => Some(Severity::Debug),
+            "notice" | "information" | "informational" | "inf" => Some(Severity::Info),
+            "wrn" => Some(Severity::Warning),
+            "err" | "fatal" | "critical" | "crit" | "alert" | "emergency" | "emerg" | "panic" => {
+                Some(Severity::Error)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -100,6 +132,68 @@ impl<'de> Deserialize<'de> for LogMessage {
     }
 }
 
+/// Structured fields a line carries beside its message (an OpenTelemetry record's
+/// attributes, say): a JSON object of at most 16 KiB written as JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogAttributes(Map<String, Value>);
+
+/// Attributes over the size limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be at most {max} bytes as JSON, got {len}", max = LogAttributes::MAX_LEN)]
+pub struct AttributesTooLong {
+    pub len: usize,
+}
+
+impl LogAttributes {
+    pub const MAX_LEN: usize = 16 * 1024;
+
+    /// The attributes, if they fit; `Ok(None)` for none at all.
+    pub fn new(attributes: Map<String, Value>) -> Result<Option<Self>, AttributesTooLong> {
+        if attributes.is_empty() {
+            return Ok(None);
+        }
+        let len = serde_json::to_string(&attributes).map_or(usize::MAX, |json| json.len());
+        if len > Self::MAX_LEN {
+            return Err(AttributesTooLong { len });
+        }
+        Ok(Some(LogAttributes(attributes)))
+    }
+
+    /// Attributes read back from storage, as `to_json` wrote them.
+    pub fn from_stored(json: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(json).map(LogAttributes)
+    }
+
+    /// The JSON text stored.
+    pub fn to_json(&self) -> String {
+        // A map of JSON values always serialises.
+        serde_json::to_string(&self.0).unwrap_or_default()
+    }
+
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+}
+
+impl LogAttributes {
+    /// For `#[serde(deserialize_with)]` on an optional field: an object within the limit,
+    /// `None` when absent, null or empty.
+    pub fn deserialize_optional<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Self>, D::Error> {
+        match Option::<Map<String, Value>>::deserialize(deserializer)? {
+            Some(attributes) => LogAttributes::new(attributes).map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Serialize for LogAttributes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 /// What a writer says in one line. The server adds where and when it landed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogLine {
@@ -110,6 +204,7 @@ pub struct LogLine {
     pub event_correlation_id: Option<EventCorrelationId>,
     /// When the event happened by the writer's clock, if it said.
     pub timestamp: Option<UtcTime>,
+    pub attributes: Option<LogAttributes>,
 }
 
 impl LogLine {
@@ -122,6 +217,7 @@ impl LogLine {
             emitter_name: None,
             event_correlation_id: None,
             timestamp: None,
+            attributes: None,
         }
     }
 }
@@ -180,6 +276,59 @@ mod tests {
         assert_eq!(Severity::from_rank(4), None);
         assert_eq!(Severity::parse("WARN"), Ok(Severity::Warning));
         assert_eq!(Severity::Warning.as_str(), "warning");
+    }
+
+    #[test]
+    fn opentelemetry_severities_map_onto_four() {
+        let mapped: Vec<Option<Severity>> = [0, 1, 8, 9, 12, 13, 16, 17, 24, 25]
+            .into_iter()
+            .map(Severity::from_otel_number)
+            .collect();
+        use Severity::{Debug, Error, Info, Warning};
+        assert_eq!(
+            mapped,
+            [
+                None,
+                Some(Debug),
+                Some(Debug),
+                Some(Info),
+                Some(Info),
+                Some(Warning),
+                Some(Warning),
+                Some(Error),
+                Some(Error),
+                None
+            ]
+        );
+        for (name, severity) in [
+            ("TRACE", Debug),
+            ("Information", Info),
+            ("WARN", Warning),
+            ("Fatal", Error),
+            ("critical", Error),
+        ] {
+            assert_eq!(Severity::from_level_name(name), Some(severity), "{name}");
+        }
+        assert_eq!(Severity::from_level_name("loud"), None);
+    }
+
+    #[test]
+    fn attributes_are_bounded_and_none_when_empty() {
+        let object = |json: Value| json.as_object().unwrap().clone();
+        assert_eq!(LogAttributes::new(Map::new()), Ok(None));
+        let kept = LogAttributes::new(object(serde_json::json!({"rows": 42})))
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.to_json(), r#"{"rows":42}"#);
+        assert_eq!(LogAttributes::from_stored(&kept.to_json()).unwrap(), kept);
+        let big = object(serde_json::json!({"blob": "x".repeat(LogAttributes::MAX_LEN)}));
+        let error = LogAttributes::new(big).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("must be at most 16384 bytes as JSON"),
+            "{error}"
+        );
     }
 
     #[test]

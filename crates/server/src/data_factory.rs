@@ -96,6 +96,7 @@ async fn create_log(
         emitter_name: Some(body.emitter_name.clone()),
         event_correlation_id: Some(body.event_correlation_id.clone()),
         timestamp: body.timestamp,
+        attributes: None,
     };
     let appended = state
         .store

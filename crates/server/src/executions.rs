@@ -13,7 +13,8 @@ use axum::routing::{get, post};
 use pipelog_core::export::{ExportFormat, ExportStatus, ExportToken};
 use pipelog_core::ids::ExecutionId;
 use pipelog_core::log_entry::{
-    EmitterName, EventCorrelationId, LogEntry, LogEntryId, LogMessage, MessageType, Severity,
+    EmitterName, EventCorrelationId, LogAttributes, LogEntry, LogEntryId, LogMessage, MessageType,
+    Severity,
 };
 use pipelog_core::paging::{LogQuery, PageLimit, SeveritySet, SortOrder, TimeRange};
 use pipelog_core::time::UtcTime;
@@ -90,6 +91,8 @@ pub(crate) struct TalendLogView {
     emitter_name: Option<EmitterName>,
     #[serde(skip_serializing_if = "Option::is_none")]
     event_correlation_id: Option<EventCorrelationId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributes: Option<LogAttributes>,
 }
 
 /// Talend writes severities in capitals.
@@ -116,6 +119,7 @@ impl From<LogEntry> for TalendLogView {
             message_type: entry.line.message_type,
             emitter_name: entry.line.emitter_name,
             event_correlation_id: entry.line.event_correlation_id,
+            attributes: entry.line.attributes,
             log_message: entry.line.message,
         }
     }

@@ -21,6 +21,7 @@ mod metrics;
 mod audit;
 mod operating;
 mod lineage;
+mod otlp;
 mod native;
 
 use std::future::Future;
@@ -107,6 +108,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(executions::router())
         .merge(operating::router())
         .merge(lineage::router())
+        .merge(otlp::router())
         .merge(native::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

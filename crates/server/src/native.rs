@@ -16,6 +16,7 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
 
+pub(crate) use logs::MAX_BATCH_ENTRIES;
 pub(crate) use tail::Feeds;
 pub(crate) use views::ExecutionView;
 

@@ -28,6 +28,13 @@ struct ErrorBody<'a> {
     detail: Option<&'a str>,
 }
 
+/// Marks an error answer whose body a protocol prescribes (OTLP's `Status`): it is logged
+/// like any failure, and its body is kept.
+#[derive(Clone, Debug)]
+pub(crate) struct ProtocolError {
+    pub(crate) message: String,
+}
+
 /// Keeps a caller's (or proxy's) request id when it is short and plain; otherwise makes one.
 fn request_id_for(request: &Request) -> String {
     request
@@ -71,7 +78,18 @@ pub(crate) async fn track(request: Request, next: Next) -> Response {
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
 
-    let report = response.extensions_mut().remove::<ErrorReport>();
+    // A protocol's own error body is kept; any other error gets ours.
+    let (report, keep_body) = match response.extensions_mut().remove::<ProtocolError>() {
+        Some(error) => {
+            let report = ErrorReport {
+                message: error.message,
+                detail: None,
+                internal: None,
+            };
+            (Some(report), true)
+        }
+        None => (response.extensions_mut().remove::<ErrorReport>(), false),
+    };
     let report = match report {
         Some(report) => Some(report),
         // An error answered by a layer below us (axum's own), without our body: give it one.
@@ -87,19 +105,21 @@ pub(crate) async fn track(request: Request, next: Next) -> Response {
     };
     if let Some(report) = report {
         span.in_scope(|| log_failure(status, &report));
-        let body = ErrorBody {
-            status: status.as_u16(),
-            message: &report.message,
-            request_id: &request_id,
-            detail: report.detail.as_deref(),
-        };
-        let json = serde_json::to_vec(&body).unwrap_or_default();
-        *response.body_mut() = json.into();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        response.headers_mut().remove(header::CONTENT_LENGTH);
+        if !keep_body {
+            let body = ErrorBody {
+                status: status.as_u16(),
+                message: &report.message,
+                request_id: &request_id,
+                detail: report.detail.as_deref(),
+            };
+            let json = serde_json::to_vec(&body).unwrap_or_default();
+            *response.body_mut() = json.into();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response.headers_mut().remove(header::CONTENT_LENGTH);
+        }
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID.clone(), value);

@@ -355,6 +355,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         lines: Vec<LogLine>,
     ) -> Result<Appended, StoreError>;
 
+    /// Appends several batches, each to its own target and all or none of it, in one
+    /// commit: each batch's outcome comes back in order, and the call fails as a whole
+    /// only when nothing could be committed (overload, a failed commit).
+    async fn append_log_batches(
+        &self,
+        account: AccountId,
+        batches: Vec<(LogTarget, Vec<LogLine>)>,
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError>;
+
     /// One page of an execution's log. Costs the same at any depth.
     async fn read_logs(
         &self,

@@ -419,6 +419,31 @@ impl Store for SqliteStore {
         Ok(appended)
     }
 
+    async fn append_log_batches(
+        &self,
+        account: AccountId,
+        batches: Vec<(LogTarget, Vec<LogLine>)>,
+    ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+        let weight = batches.iter().map(|(_, lines)| lines.len()).sum();
+        // Keyed by the first batch's execution: a request usually writes to one or two.
+        let group = batches
+            .first()
+            .map_or(0, |(target, _)| log_target_group(account, target));
+        let outcomes = self
+            .writer
+            .grouped(group, weight, move |connection, now| {
+                logs::append_batches(connection, account, &batches, now)
+            })
+            .await?;
+        for appended in outcomes.iter().flatten() {
+            self.announce(appended.execution_id);
+            self.written
+                .log_lines
+                .fetch_add(appended.count, Ordering::Relaxed);
+        }
+        Ok(outcomes)
+    }
+
     async fn read_logs(
         &self,
         account: AccountId,

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use pipelog_core::ids::ExecutionId;
 use pipelog_core::log_entry::{
-    EmitterName, EventCorrelationId, LogLine, LogMessage, MessageType, Severity,
+    EmitterName, EventCorrelationId, LogAttributes, LogLine, LogMessage, MessageType, Severity,
 };
 use pipelog_core::paging::{LogQuery, PageLimit, SeveritySet, SortOrder, TimeRange};
 use pipelog_core::time::UtcTime;
@@ -144,6 +144,8 @@ pub(crate) struct LogLineBody {
     emitter_name: Option<EmitterName>,
     event_correlation_id: Option<EventCorrelationId>,
     timestamp: Option<UtcTime>,
+    #[serde(default, deserialize_with = "LogAttributes::deserialize_optional")]
+    attributes: Option<LogAttributes>,
 }
 
 impl From<LogLineBody> for LogLine {
@@ -155,6 +157,7 @@ impl From<LogLineBody> for LogLine {
             emitter_name: body.emitter_name,
             event_correlation_id: body.event_correlation_id,
             timestamp: body.timestamp,
+            attributes: body.attributes,
         }
     }
 }

@@ -7,7 +7,8 @@ use pipelog_core::ids::{
 };
 use pipelog_core::job::{JobTitle, JobType, PipelineId, SystemJobType};
 use pipelog_core::log_entry::{
-    EmitterName, EventCorrelationId, LogEntry, LogEntryId, LogMessage, MessageType, Severity,
+    EmitterName, EventCorrelationId, LogAttributes, LogEntry, LogEntryId, LogMessage, MessageType,
+    Severity,
 };
 use pipelog_core::operating::AgentCode;
 use pipelog_core::permission::PermissionSet;
@@ -102,6 +103,8 @@ pub(crate) struct LogEntryView {
     emitter_name: Option<EmitterName>,
     #[serde(skip_serializing_if = "Option::is_none")]
     event_correlation_id: Option<EventCorrelationId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attributes: Option<LogAttributes>,
 }
 
 impl LogEntryView {
@@ -121,6 +124,7 @@ impl LogEntryView {
             message_type: entry.line.message_type,
             emitter_name: entry.line.emitter_name,
             event_correlation_id: entry.line.event_correlation_id,
+            attributes: entry.line.attributes,
         }
     }
 }

@@ -305,3 +305,44 @@ async fn read_parameters_are_checked() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_may_carry_bounded_attributes() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let id = app.launch_id(&key, "job").await;
+    let path = format!("/v1/executions/{id}/logs");
+    let lines = json!([
+        {"message": "plain"},
+        {"message": "detailed", "attributes": {"rows": 42, "table": {"name": "orders"}}},
+        {"message": "empty", "attributes": {}}
+    ]);
+    expect_status(app.post(&path, &key, lines).await, StatusCode::CREATED).await;
+    let read = app.read_all(&key, &id).await;
+    assert!(read[0].get("attributes").is_none(), "{}", read[0]);
+    assert_eq!(
+        read[1]["attributes"],
+        json!({"rows": 42, "table": {"name": "orders"}})
+    );
+    assert!(read[2].get("attributes").is_none(), "{}", read[2]);
+
+    let big = json!([{"message": "x", "attributes": {"blob": "x".repeat(20_000)}}]);
+    expect_error(
+        app.post(&path, &key, big).await,
+        StatusCode::BAD_REQUEST,
+        "attributes",
+    )
+    .await;
+    let scalar = json!([{"message": "x", "attributes": 7}]);
+    expect_error(
+        app.post(&path, &key, scalar).await,
+        StatusCode::BAD_REQUEST,
+        "attributes",
+    )
+    .await;
+    assert_eq!(
+        app.read_all(&key, &id).await.len(),
+        3,
+        "nothing of a refused batch"
+    );
+}

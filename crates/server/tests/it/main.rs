@@ -22,3 +22,4 @@ mod operating;
 mod operations;
 mod metrics;
 mod lineage;
+mod otlp;

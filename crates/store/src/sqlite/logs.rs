@@ -11,7 +11,9 @@ use std::ops::Range;
 use pipelog_core::audit_events;
 use pipelog_core::execution::Execution;
 use pipelog_core::ids::{AccountId, ExecutionId, KeyId, Label};
-use pipelog_core::log_entry::{LogEntry, LogLine, LogMessage, MessageType, Severity};
+use pipelog_core::log_entry::{
+    LogAttributes, LogEntry, LogLine, LogMessage, MessageType, Severity,
+};
 use pipelog_core::paging::{LogQuery, Page, SortOrder, TimeRange};
 use pipelog_core::time::UtcTime;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -52,8 +54,8 @@ pub(super) fn append(
     let first_seq = execution.next_seq;
     let mut insert = connection.prepare_cached(
         "INSERT INTO execution_logs (execution_id, seq, created_at, event_time, severity, \
-             message_type, emitter_name, event_correlation_id, message) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             message_type, emitter_name, event_correlation_id, message, attributes) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     for (offset, line) in lines.iter().enumerate() {
         insert.execute(params![
@@ -66,6 +68,7 @@ pub(super) fn append(
             line.emitter_name.as_ref().map(Label::as_str),
             line.event_correlation_id.as_ref().map(Label::as_str),
             line.message.as_str(),
+            line.attributes.as_ref().map(LogAttributes::to_json),
         ])?;
     }
     let count = lines.len() as u64;
@@ -79,6 +82,30 @@ pub(super) fn append(
         count,
         created_at,
     })
+}
+
+/// Each batch appended in its own savepoint of the current write: a batch that fails
+/// (its execution has ended, say) leaves nothing, and the others stand. A savepoint that
+/// cannot be taken or undone fails the whole write, so nothing half-done is committed.
+pub(super) fn append_batches(
+    connection: &Connection,
+    account: AccountId,
+    batches: &[(LogTarget, Vec<LogLine>)],
+    now: UtcTime,
+) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
+    let mut outcomes = Vec::with_capacity(batches.len());
+    for (target, lines) in batches {
+        connection.prepare_cached("SAVEPOINT batch")?.execute([])?;
+        let outcome = append(connection, account, target, lines, now);
+        if outcome.is_err() {
+            connection
+                .prepare_cached("ROLLBACK TO batch")?
+                .execute([])?;
+        }
+        connection.prepare_cached("RELEASE batch")?.execute([])?;
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
 }
 
 fn entry_from_row(execution_id: ExecutionId, row: &Row<'_>) -> rusqlite::Result<LogEntry> {
@@ -98,16 +125,22 @@ fn entry_from_row(execution_id: ExecutionId, row: &Row<'_>) -> rusqlite::Result<
             emitter_name: optional_label(row, 5)?,
             event_correlation_id: optional_label(row, 6)?,
             message: LogMessage::from_stored(row.get(7)?),
+            attributes: match row.get_ref(8)?.as_str_or_null()? {
+                Some(json) => {
+                    Some(LogAttributes::from_stored(json).map_err(|error| corrupt(8, error))?)
+                }
+                None => None,
+            },
         },
     })
 }
 
 const PAGE_ASC: &str = "SELECT seq, created_at, event_time, severity, message_type, emitter_name, \
-     event_correlation_id, message FROM execution_logs \
+     event_correlation_id, message, attributes FROM execution_logs \
      WHERE execution_id = ?1 AND seq >= ?2 AND seq < ?3 AND (?4 = 15 OR ((1 << severity) & ?4) != 0) \
      ORDER BY seq ASC LIMIT ?5";
 const PAGE_DESC: &str = "SELECT seq, created_at, event_time, severity, message_type, emitter_name, \
-     event_correlation_id, message FROM execution_logs \
+     event_correlation_id, message, attributes FROM execution_logs \
      WHERE execution_id = ?1 AND seq >= ?2 AND seq < ?3 AND (?4 = 15 OR ((1 << severity) & ?4) != 0) \
      ORDER BY seq DESC LIMIT ?5";
 

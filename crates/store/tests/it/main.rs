@@ -40,6 +40,7 @@ macro_rules! every_suite_test {
             logs::severity_and_time_filters,
             logs::cid_target_creates_a_running_execution_once,
             logs::ended_execution_takes_no_lines,
+            logs::a_failing_batch_leaves_the_others_written,
             logs::concurrent_appends_commit_in_groups_without_gaps,
             logs::another_account_cannot_read_or_append,
             logs::deleting_hides_lines_at_once_and_numbering_goes_on,

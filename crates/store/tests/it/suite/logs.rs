@@ -3,7 +3,9 @@
 use futures_util::future::join_all;
 use pipelog_core::execution::{ActionOrigin, ExecutionStatus, FinalStatus};
 use pipelog_core::ids::{Cid, JobKey, Label};
-use pipelog_core::log_entry::{LogEntry, LogLine, LogMessage, MessageType, Severity};
+use pipelog_core::log_entry::{
+    LogAttributes, LogEntry, LogLine, LogMessage, MessageType, Severity,
+};
 use pipelog_core::paging::{SeveritySet, SortOrder, TimeRange};
 use pipelog_core::time::UtcTime;
 use pipelog_store::{LogTarget, Store, StoreError};
@@ -39,6 +41,13 @@ pub async fn append_numbers_lines_without_gaps(store: &dyn Store) {
         emitter_name: Some(Label::parse("My import job").unwrap()),
         event_correlation_id: Some(Label::parse("evt-123").unwrap()),
         timestamp: Some(UtcTime::parse("2026-04-07T10:30:00.123Z").unwrap()),
+        attributes: LogAttributes::new(
+            serde_json::json!({"http.status": 200, "rows": [1, 2], "table": "orders"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        )
+        .unwrap(),
     };
     let first = store
         .append_logs(
@@ -706,4 +715,52 @@ pub async fn followers_hear_of_appends_and_ends(store: &dyn Store) {
         .unwrap();
     assert!(changes.has_changed().unwrap());
     assert!(other.has_changed().unwrap(), "every follower hears it");
+}
+
+pub async fn a_failing_batch_leaves_the_others_written(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let open = store
+        .launch_execution(account, launch_request("job"))
+        .await
+        .unwrap();
+    let ended = store
+        .launch_execution(account, launch_request("job"))
+        .await
+        .unwrap();
+    store.start_execution(account, ended.id).await.unwrap();
+    store
+        .end_execution(account, ended.id, FinalStatus::Completed)
+        .await
+        .unwrap();
+    let outcomes = store
+        .append_log_batches(
+            account,
+            vec![
+                (
+                    LogTarget::Execution(open.id),
+                    vec![line("a", Severity::Info), line("b", Severity::Info)],
+                ),
+                (
+                    LogTarget::Execution(ended.id),
+                    vec![line("late", Severity::Info)],
+                ),
+                (
+                    LogTarget::Execution(open.id),
+                    vec![line("c", Severity::Error)],
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 3);
+    assert_eq!(outcomes[0].as_ref().unwrap().first_seq, 0);
+    assert!(
+        matches!(outcomes[1], Err(StoreError::Conflict(_))),
+        "{:?}",
+        outcomes[1]
+    );
+    assert_eq!(outcomes[2].as_ref().unwrap().first_seq, 2);
+    let lines = read_all(store, account, open.id).await;
+    assert_eq!(messages(&lines), ["a", "b", "c"]);
+    assert!(read_all(store, account, ended.id).await.is_empty());
 }
