@@ -9,10 +9,8 @@ Exits non-zero, saying what differs, if a line is missing or wrong.
 import json
 import logging
 import os
-import subprocess
 import sys
 import tempfile
-import urllib.parse
 import urllib.request
 
 from opentelemetry.exporter.otlp.proto.http import Compression
@@ -21,6 +19,8 @@ from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
+
+from pipelog_server import start
 
 KEY = "pl_otel_client_key_0123456789abcdef"
 CID = "nightly-import-2026-11-22"
@@ -31,20 +31,6 @@ def call(base, path):
     request.add_header("X-Api-Key", KEY)
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
-
-
-def start(binary, data_dir):
-    environment = {"PATH": os.environ.get("PATH", ""), "PIPELOG_BOOTSTRAP_KEY": KEY}
-    server = subprocess.Popen(
-        [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir, "--log", "warn"],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment,
-    )
-    for line in server.stderr:
-        if line.startswith("pipelog: listening on "):
-            return server, line.split()[-1]
-    raise SystemExit("pipelog never listened")
 
 
 def provider(base, attributes):
@@ -85,7 +71,7 @@ def check(condition, what):
 def main():
     binary = sys.argv[1]
     with tempfile.TemporaryDirectory() as scratch:
-        server, base = start(binary, os.path.join(scratch, "data"))
+        server, base = start(binary, os.path.join(scratch, "data"), KEY)
         try:
             # Records that name their execution: pipelog.cid on the resource.
             named = provider(base, {"service.name": "orders-etl", "pipelog.cid": CID})

@@ -11,6 +11,8 @@ import sys
 import tempfile
 import urllib.request
 
+from pipelog_server import start
+
 KEY = "pl_conformance_key_0123456789abcdef"
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOCUMENT = os.path.join(HERE, "talend-execution-logs-openapi.json")
@@ -27,24 +29,10 @@ def call(base, method, path, body=None):
         return json.loads(response.read() or b"null")
 
 
-def start(binary, data_dir):
-    environment = {"PATH": os.environ.get("PATH", ""), "PIPELOG_BOOTSTRAP_KEY": KEY}
-    server = subprocess.Popen(
-        [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir, "--log", "warn"],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment,
-    )
-    for line in server.stderr:
-        if line.startswith("pipelog: listening on "):
-            return server, line.split()[-1]
-    raise SystemExit("pipelog never listened")
-
-
 def main():
     binary, schemathesis = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory() as scratch:
-        server, base = start(binary, os.path.join(scratch, "data"))
+        server, base = start(binary, os.path.join(scratch, "data"), KEY)
         try:
             execution = call(base, "POST", "/v1/executions", {"jobKey": "conformance"})["id"]
             lines = [{"message": f"line {n}", "severity": ["info", "warning", "error"][n % 3]} for n in range(300)]
