@@ -155,12 +155,12 @@ async fn export(
         }
     };
     let max_bytes = state.config.max_body_bytes;
-    let body = match decompress(&headers, &body, max_bytes) {
+    let body = match decompress(&headers, body, max_bytes) {
         Ok(body) => body,
         Err((status, message)) => return failure(encoding, status, message),
     };
     let request = match encoding {
-        Encoding::Protobuf => ExportLogsServiceRequest::decode(body.as_slice())
+        Encoding::Protobuf => ExportLogsServiceRequest::decode(body.as_ref())
             .map_err(|error| format!("invalid OTLP protobuf: {error}")),
         Encoding::Json => serde_json::from_slice::<ExportLogsServiceRequest>(&body)
             .map_err(|error| format!("invalid OTLP JSON: {error}")),
@@ -218,9 +218,9 @@ async fn export(
 /// The body, gunzipped if it says so, never larger than `max_bytes`.
 fn decompress(
     headers: &HeaderMap,
-    body: &Bytes,
+    body: Bytes,
     max_bytes: usize,
-) -> Result<Vec<u8>, (StatusCode, String)> {
+) -> Result<Bytes, (StatusCode, String)> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|value| value.to_str().ok())
@@ -228,7 +228,7 @@ fn decompress(
         .trim()
         .to_ascii_lowercase();
     match encoding.as_str() {
-        "identity" | "" => Ok(body.to_vec()),
+        "identity" | "" => Ok(body),
         "gzip" => {
             let mut unzipped = Vec::new();
             flate2::read::GzDecoder::new(body.as_ref())
@@ -246,7 +246,7 @@ fn decompress(
                     format!("the body is larger than {max_bytes} bytes once gunzipped"),
                 ));
             }
-            Ok(unzipped)
+            Ok(Bytes::from(unzipped))
         }
         other => Err((
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -40,6 +40,14 @@ async fn metrics_count_requests_by_route_and_writes_by_stream() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let invented = reqwest::Method::from_bytes(b"BREW").unwrap();
+    let response = app
+        .client
+        .request(invented, app.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -78,6 +86,13 @@ async fn metrics_count_requests_by_route_and_writes_by_stream() {
     assert!(sample(&text, "pipelog_write_queue_capacity").unwrap() > 0.0);
     assert!(sample(&text, "pipelog_store_size_bytes").unwrap() > 0.0);
 
+    let invented = r#"pipelog_http_requests_total{method="OTHER",route="/healthz",status="405"}"#;
+    assert_eq!(
+        sample(&text, invented),
+        Some(1.0),
+        "invented methods share one series"
+    );
+    assert!(!text.contains("BREW"));
     for private in ["acme-private-account", "nightly-import", id.as_str()] {
         assert!(!text.contains(private), "{private} shows in the metrics");
     }
