@@ -66,6 +66,8 @@ fn step(name: &str, mut command: Command) -> Result<(), String> {
 
 /// The schemathesis release the conformance run uses.
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+/// Validates OpenAPI documents against the specification.
+const OPENAPI_VALIDATOR: &str = "openapi-spec-validator==0.9.0";
 /// The OpenTelemetry Python SDK and its OTLP/HTTP exporter, as data teams install them.
 const OPENTELEMETRY: [&str; 2] = [
     "opentelemetry-sdk==1.45.2",
@@ -107,8 +109,8 @@ fn bench(args: Vec<String>) -> Result<(), String> {
 }
 
 /// Real clients against the built server, installed from PyPI into a virtual environment
-/// under `target/`: schemathesis with Talend's OpenAPI document, and the OpenTelemetry
-/// Python SDK sending logs.
+/// under `target/`: schemathesis with Talend's OpenAPI document, the OpenTelemetry Python
+/// SDK sending logs, and a validator of pipelog's own OpenAPI document.
 fn conformance() -> Result<(), String> {
     let root = workspace_root();
     let mut build = cargo();
@@ -132,9 +134,10 @@ fn conformance() -> Result<(), String> {
             "--quiet",
             "--disable-pip-version-check",
             SCHEMATHESIS,
+            OPENAPI_VALIDATOR,
         ])
         .args(OPENTELEMETRY);
-    step("install schemathesis and the OpenTelemetry SDK", install)?;
+    step("install the Python clients", install)?;
     let mut run = Command::new(&python);
     run.arg(root.join("xtask/conformance/talend.py"))
         .arg(root.join("target/debug/pipelog"))
@@ -143,5 +146,10 @@ fn conformance() -> Result<(), String> {
     let mut otel = Command::new(&python);
     otel.arg(root.join("xtask/conformance/otel.py"))
         .arg(root.join("target/debug/pipelog"));
-    step("OpenTelemetry Python SDK", otel)
+    step("OpenTelemetry Python SDK", otel)?;
+    let mut openapi = Command::new(&python);
+    openapi
+        .arg(root.join("xtask/conformance/openapi.py"))
+        .arg(root.join("target/debug/pipelog"));
+    step("OpenAPI document", openapi)
 }

@@ -21,3 +21,5 @@ pub mod export;
 pub mod operating;
 pub mod operating_stats;
 pub mod gantt;
+#[cfg(feature = "openapi")]
+pub mod openapi;

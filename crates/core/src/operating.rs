@@ -258,6 +258,7 @@ pub const MAX_CUSTOM_FIELDS: usize = 100;
 
 /// One `{key, value}` of an item's `customFields`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomField {
     pub key: CustomFieldKey,
     pub value: CustomFieldValue,

@@ -76,6 +76,16 @@ macro_rules! text_enum {
                 $name::parse(&word).map_err(::serde::de::Error::custom)
             }
         }
+
+        #[cfg(feature = "openapi")]
+        impl ::utoipa::PartialSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                $crate::openapi::words(concat!("A ", $what, "."), Self::WORDS)
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl ::utoipa::ToSchema for $name {}
     };
 }
 

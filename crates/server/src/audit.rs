@@ -24,11 +24,13 @@ use pipelog_store::{AuditPageRequest, ChainAnchor, ChainVerification};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams, body_bytes, parse_json};
+use crate::openapi::{ErrorResponse, FindQuerySchema};
 use crate::response::Json;
 
 /// The largest page a find may ask for.
@@ -62,9 +64,9 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// An entry as the seed shows it (`object: "audit_log"`), plus `id`, `seq`, `recordedAt`
 /// and `hash`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct AuditLogView {
+pub(crate) struct AuditLogView {
     object: &'static str,
     id: AuditId,
     time_generated: UtcTime,
@@ -72,6 +74,7 @@ struct AuditLogView {
     #[serde(rename = "type")]
     event_type: AuditType,
     version: AuditVersion,
+    #[schema(value_type = Object)]
     details: Map<String, Value>,
     seq: u64,
     recorded_at: UtcTime,
@@ -96,16 +99,17 @@ impl From<AuditEntry> for AuditLogView {
 }
 
 /// The seed's list: `{object: "list", data}`; pipelog adds `hasMore`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct AuditListView {
+pub(crate) struct AuditListView {
     object: &'static str,
     data: Vec<AuditLogView>,
     has_more: bool,
 }
 
-#[derive(Debug, Deserialize)]
-struct PageQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
     page: Option<u64>,
     size: Option<u64>,
 }
@@ -142,7 +146,10 @@ async fn answer(
     }))
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/audit_logs", tag = "Audit logs",
+    params(PageQuery),
+    responses((status = 200, description = "A page of the account's entries, newest first.", body = AuditListView)))]
+pub(crate) async fn list(
     State(state): State<AppState>,
     principal: Principal,
     QueryParams(page): QueryParams<PageQuery>,
@@ -151,7 +158,15 @@ async fn list(
 }
 
 /// `POST /v1/audit_logs/find`: the body is a find query; an empty body finds everything.
-async fn find(
+#[utoipa::path(post, path = "/v1/audit_logs/find", tag = "Audit logs",
+    params(PageQuery),
+    request_body(content = FindQuerySchema, description = "The find query; an empty body finds everything.",
+        example = json!({"type": "and", "queries": [
+            {"type": "eq", "caseSensitive": true, "field": "entityType", "value": "item"},
+            {"type": "greaterOrEqual", "field": "timeGenerated", "value": "2025-02-21T14:58:15.584Z"}
+        ]})),
+    responses((status = 200, description = "A page of the matching entries, newest first.", body = AuditListView)))]
+pub(crate) async fn find(
     State(state): State<AppState>,
     principal: Principal,
     QueryParams(page): QueryParams<PageQuery>,
@@ -205,14 +220,17 @@ impl<'de> Deserialize<'de> for VersionInput {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RecordBody {
+pub(crate) struct RecordBody {
     id: Option<AuditId>,
     entity_type: EntityType,
     #[serde(rename = "type")]
     event_type: AuditType,
+    /// A string (`"2"`) or a number (`2`); kept as a string.
+    #[schema(value_type = String)]
     version: VersionInput,
+    #[schema(value_type = Object)]
     details: Map<String, Value>,
     time_generated: Option<UtcTime>,
 }
@@ -229,7 +247,14 @@ fn non_empty<const MAX: usize>(field: &str, label: &Label<MAX>) -> Result<(), Ap
 
 /// `POST /v1/audit_logs`: records an integration's event; 201, or 200 for a retry of an
 /// entry recorded before with the same id.
-async fn record(
+#[utoipa::path(post, path = "/v1/audit_logs", tag = "Audit logs",
+    request_body = RecordBody,
+    responses(
+        (status = 201, description = "Recorded.", body = AuditLogView),
+        (status = 200, description = "A retry of an entry recorded before with the same id and content.", body = AuditLogView),
+        (status = 409, description = "An entry with this id and other content exists.", body = ErrorResponse),
+    ))]
+pub(crate) async fn record(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(body): JsonBody<RecordBody>,
@@ -261,9 +286,9 @@ async fn record(
     Ok((status, Json(recorded.entry.into())))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct VerificationView {
+pub(crate) struct VerificationView {
     checked: u64,
     valid: bool,
     first_broken_id: Option<AuditId>,
@@ -287,7 +312,9 @@ impl From<ChainVerification> for VerificationView {
 }
 
 /// `GET /v1/audit_logs/verify`: recomputes the account's chain.
-async fn verify(
+#[utoipa::path(get, path = "/v1/audit_logs/verify", tag = "Audit logs",
+    responses((status = 200, description = "The account's chain, recomputed.", body = VerificationView)))]
+pub(crate) async fn verify(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<VerificationView>, ApiError> {
@@ -297,9 +324,9 @@ async fn verify(
 
 /// A signed digest, as `GET /v1/audit_logs/digest` gives it and `POST
 /// /v1/audit_logs/verify` takes it back. Hashes are hex; key and signature base64.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct DigestView {
+pub(crate) struct DigestView {
     account_id: String,
     entries: u64,
     head_hash: String,
@@ -314,7 +341,9 @@ struct DigestView {
 const ALGORITHM: &str = "Ed25519";
 
 /// `GET /v1/audit_logs/digest`: where the account's chain stands, signed.
-async fn digest(
+#[utoipa::path(get, path = "/v1/audit_logs/digest", tag = "Audit logs",
+    responses((status = 200, description = "Where the account's chain stands, signed.", body = DigestView)))]
+pub(crate) async fn digest(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<DigestView>, ApiError> {
@@ -341,7 +370,10 @@ async fn digest(
 
 /// `POST /v1/audit_logs/verify` with a digest: checks its signature, then that the chain
 /// still passes through the head it states.
-async fn verify_digest(
+#[utoipa::path(post, path = "/v1/audit_logs/verify", tag = "Audit logs",
+    request_body = DigestView,
+    responses((status = 200, description = "The digest's signature checked, and the chain through its head.", body = VerificationView)))]
+pub(crate) async fn verify_digest(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(view): JsonBody<DigestView>,

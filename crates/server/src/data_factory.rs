@@ -15,11 +15,13 @@ use pipelog_core::log_entry::{
 use pipelog_core::time::UtcTime;
 use pipelog_store::LogTarget;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::openapi::ErrorResponse;
 use crate::response::Json;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -33,9 +35,9 @@ pub(crate) fn router() -> Router<AppState> {
 const UNNAMED_JOB: &str = "external";
 
 /// The seed's request body. `timestamp` is pipelog's addition.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct CreateLogBody {
+pub(crate) struct CreateLogBody {
     message: LogMessage,
     emitter_name: EmitterName,
     event_correlation_id: EventCorrelationId,
@@ -45,12 +47,14 @@ struct CreateLogBody {
 }
 
 /// The seed's response object; `seq` and `timestamp` are pipelog's additions.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct DataFactoryLog {
+pub(crate) struct DataFactoryLog {
+    #[schema(example = "data_factory_log")]
     object: &'static str,
     id: LogEntryId,
     created_at: UtcTime,
+    #[schema(example = "LOG")]
     code: &'static str,
     severity: Severity,
     message: LogMessage,
@@ -77,7 +81,20 @@ fn cid_header(headers: &HeaderMap) -> Result<Cid, ApiError> {
     Cid::parse(text.trim()).map_err(|error| ApiError::invalid("header `cid`", error))
 }
 
-async fn create_log(
+/// Writes one log line to the execution the `cid` header names; a cid the account has never
+/// seen creates a running execution of the job named like the emitter.
+#[utoipa::path(
+    post,
+    path = "/v1/data-factory/log",
+    tag = "Data Factory",
+    params(("cid" = Cid, Header, description = "The execution's correlation id (its input's `eventCorrelationId`).")),
+    request_body = CreateLogBody,
+    responses(
+        (status = 201, description = "The line, as stored.", body = DataFactoryLog),
+        (status = 409, description = "The execution has ended.", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn create_log(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,

@@ -20,12 +20,14 @@ use pipelog_core::paging::{LogQuery, PageLimit, SeveritySet, SortOrder, TimeRang
 use pipelog_core::time::UtcTime;
 use pipelog_store::NewExport;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::exports;
 use crate::extract::{PathParam, QueryParams, body_bytes};
+use crate::openapi::ErrorResponse;
 use crate::response::Json;
 
 /// Talend's page sizes.
@@ -59,9 +61,10 @@ fn inclusive_range(start: Option<UtcTime>, end: Option<UtcTime>) -> TimeRange {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
-struct ReadQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct ReadQuery {
     count: Option<u64>,
     start_index: Option<u64>,
     /// `ASC` or `DESC` (the default), any case.
@@ -72,7 +75,7 @@ struct ReadQuery {
 
 /// A line as Talend shows it (`severity`, `logType`, `logTimestamp`, `logMessage`), with
 /// pipelog's own fields beside.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TalendLogView {
     severity: &'static str,
@@ -125,9 +128,9 @@ impl From<LogEntry> for TalendLogView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct TalendPage {
+pub(crate) struct TalendPage {
     size: u64,
     total_size: u64,
     total_size_filtered: u64,
@@ -137,7 +140,13 @@ struct TalendPage {
 }
 
 /// `GET /monitoring/executions/{id}/logs`: a page by position, newest first by default.
-async fn read(
+#[utoipa::path(get, path = "/monitoring/executions/{id}/logs", tag = "Talend execution logs",
+    params(("id" = ExecutionId, Path, description = "The execution's id."), ReadQuery),
+    responses(
+        (status = 200, description = "A page by position: `count` lines from `startIndex`, newest first unless `order=ASC`.", body = TalendPage),
+        (status = 404, description = "No such execution in the key's account.", body = ErrorResponse),
+    ))]
+pub(crate) async fn read(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(id): PathParam,
@@ -178,9 +187,9 @@ async fn read(
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct DeletedView {
+pub(crate) struct DeletedView {
     execution_id: ExecutionId,
     /// The lines that were stored and are now gone.
     deleted: u64,
@@ -188,7 +197,13 @@ struct DeletedView {
 
 /// `DELETE /monitoring/executions/{id}/logs`: gone for readers at once, rows removed in
 /// the background; 200 whether or not there was anything.
-async fn delete(
+#[utoipa::path(delete, path = "/monitoring/executions/{id}/logs", tag = "Talend execution logs",
+    params(("id" = ExecutionId, Path, description = "The execution's id.")),
+    responses(
+        (status = 200, description = "Deleted: gone for readers at once.", body = DeletedView),
+        (status = 404, description = "No such execution in the key's account.", body = ErrorResponse),
+    ))]
+pub(crate) async fn delete(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(id): PathParam,
@@ -206,9 +221,10 @@ async fn delete(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
-struct ExportQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct ExportQuery {
     /// `json` (the default) or `text`, any case.
     file_format: Option<ExportFormat>,
     start_time: Option<UtcTime>,
@@ -216,15 +232,21 @@ struct ExportQuery {
     new_file_name: Option<bool>,
 }
 
-#[derive(Debug, Serialize)]
-struct ExportStarted {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ExportStarted {
     /// Lines the file will hold.
     size: u64,
     token: ExportToken,
 }
 
 /// `POST /monitoring/executions/{id}/logs`: starts building the file and answers at once.
-async fn export(
+#[utoipa::path(post, path = "/monitoring/executions/{id}/logs", tag = "Talend execution logs",
+    params(("id" = ExecutionId, Path, description = "The execution's id."), ExportQuery),
+    responses(
+        (status = 200, description = "The export is being built; poll its status with the token.", body = ExportStarted),
+        (status = 404, description = "No such execution in the key's account.", body = ErrorResponse),
+    ))]
+pub(crate) async fn export(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(id): PathParam,
@@ -252,9 +274,9 @@ async fn export(
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ExportStatusView {
+pub(crate) struct ExportStatusView {
     status: ExportStatus,
     #[serde(rename = "presignedURL", skip_serializing_if = "Option::is_none")]
     presigned_url: Option<String>,
@@ -283,7 +305,17 @@ fn token_from_body(bytes: &[u8]) -> Result<ExportToken, ApiError> {
 
 /// `POST /monitoring/executions/{id}/logs/status`: where the export stands, and its link
 /// once ready.
-async fn status(
+#[utoipa::path(post, path = "/monitoring/executions/{id}/logs/status", tag = "Talend execution logs",
+    params(("id" = ExecutionId, Path, description = "The execution's id.")),
+    request_body(description = "The export's token, as text or as a JSON string.", content(
+        (String = "text/plain"),
+        (String = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Where the export stands; `presignedURL` once it is READY.", body = ExportStatusView),
+        (status = 404, description = "No such export, or its token has expired.", body = ErrorResponse),
+    ))]
+pub(crate) async fn status(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(id): PathParam,

@@ -19,11 +19,13 @@ use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::sync::watch;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
+use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::executions::TalendLogView;
 use crate::extract::QueryParams;
+use crate::openapi::ErrorResponse;
 
 /// Lines read from the store at a time while building.
 const CHUNK: usize = 5000;
@@ -79,13 +81,33 @@ pub(crate) fn download_link(
     )
 }
 
-#[derive(Debug, Deserialize)]
-struct LinkQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LinkQuery {
+    /// When the link stops working, in seconds since the epoch.
     expires: Option<i64>,
+    /// The link's signature.
     signature: Option<String>,
 }
 
-async fn download(
+#[utoipa::path(get, path = "/v1/exports/{token}/{file_name}", tag = "Talend execution logs",
+    params(
+        ("token" = ExportToken, Path, description = "The export's token."),
+        ("file_name" = String, Path, description = "The file's name, as the link gives it."),
+        LinkQuery,
+        ("Range" = Option<String>, Header, description = "A byte range, to resume a download."),
+    ),
+    responses(
+        (status = 200, description = "The file: text, or a JSON array of lines.", content(
+            (String = "text/plain"),
+            (String = "application/json"),
+        )),
+        (status = 206, description = "The range asked for."),
+        (status = 403, description = "The link is unsigned, tampered with or expired.", body = ErrorResponse),
+        (status = 404, description = "No such export, or it has been removed.", body = ErrorResponse),
+        (status = 416, description = "The range is outside the file."),
+    ))]
+pub(crate) async fn download(
     State(state): State<AppState>,
     UrlPath((token, file_name)): UrlPath<(String, String)>,
     QueryParams(link): QueryParams<LinkQuery>,

@@ -18,6 +18,7 @@ mod executions;
 mod exports;
 mod maintenance;
 mod metrics;
+mod openapi;
 mod audit;
 mod operating;
 mod lineage;
@@ -118,6 +119,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(authenticated)
         .merge(exports::router())
         .merge(metrics::router())
+        .merge(openapi::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

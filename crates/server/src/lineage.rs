@@ -19,12 +19,14 @@ use pipelog_core::job::{JobSpec, JobTitle};
 use pipelog_store::ReportedRun;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::native::ExecutionView;
+use crate::openapi::ErrorResponse;
 use crate::response::Json;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -35,9 +37,10 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// The parts of an OpenLineage event pipelog reads; facets and anything else are ignored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct LineageEvent {
+pub(crate) struct LineageEvent {
+    /// START, RUNNING, COMPLETE, FAIL, ABORT or OTHER.
     event_type: Option<String>,
     run: Option<RunRef>,
     job: Option<DatasetRef>,
@@ -48,14 +51,14 @@ struct LineageEvent {
     producer: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RunRef {
     run_id: String,
 }
 
 /// A job or a dataset: named by a namespace and a name.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct DatasetRef {
     namespace: String,
     name: String,
@@ -93,7 +96,20 @@ fn accepted_unchanged(reason: &str) -> Response {
         .into_response()
 }
 
-async fn receive(
+/// Takes an OpenLineage event: a run event moves the execution whose cid is its run id.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lineage",
+    tag = "OpenLineage",
+    request_body(content = LineageEvent, description = "An OpenLineage RunEvent (or a DatasetEvent or JobEvent, accepted and ignored)."),
+    responses(
+        (status = 201, description = "The event created the run's execution.", body = ExecutionView),
+        (status = 200, description = "The run's execution, as the event left it.", body = ExecutionView),
+        (status = 202, description = "Accepted; the event changes no run (OTHER, or no run at all).", body = Object),
+        (status = 409, description = "The run ended otherwise than the event says.", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn receive(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(event): JsonBody<LineageEvent>,

@@ -31,6 +31,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::openapi::ErrorResponse;
 use crate::response::Json;
 
 /// The route label of a request no route matched.
@@ -163,7 +164,19 @@ pub(crate) fn router() -> Router<AppState> {
 /// The OpenMetrics text format, which Prometheus reads.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// Prometheus metrics, in the OpenMetrics text format. See docs/monitoring.md.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "Monitoring",
+    responses((
+        status = 200,
+        description = "The metrics.",
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        body = String
+    ))
+)]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let stats = state.store.stats().await?;
     let text = state
         .metrics
@@ -176,11 +189,30 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(response)
 }
 
-async fn healthz() -> Json<serde_json::Value> {
+/// Answers while the process serves HTTP: a liveness probe.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "Monitoring",
+    responses((status = 200, description = "Up.", body = Object, example = json!({"status": "ok"})))
+)]
+pub(crate) async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+/// Answers once the store can serve and until shutdown begins: a readiness probe.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "Monitoring",
+    responses(
+        (status = 200, description = "Ready.", body = Object, example = json!({"status": "ready"})),
+        (status = 503, description = "Not ready: the store does not answer or is not current, or the server is stopping.", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn readyz(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     if *state.stopping.borrow() {
         return Err(ApiError::Unavailable {
             message: "the server is shutting down".into(),

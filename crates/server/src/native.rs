@@ -3,11 +3,11 @@
 
 mod cursor;
 mod views;
-mod keys;
-mod executions;
-mod logs;
-mod tail;
-mod retention;
+pub(crate) mod keys;
+pub(crate) mod executions;
+pub(crate) mod logs;
+pub(crate) mod tail;
+pub(crate) mod retention;
 
 use axum::Router;
 use pipelog_core::ids::{AccountId, AccountName};

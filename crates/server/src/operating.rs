@@ -28,11 +28,13 @@ use pipelog_store::{OperatingQuery, OperationWindow};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParam, from_json_value};
+use crate::openapi::ErrorResponse;
 use crate::response::Json;
 
 /// Items per page when `limit` is not given, and the most a page may hold.
@@ -81,9 +83,9 @@ pub(crate) fn router() -> Router<AppState> {
 /// An item as the seed shows it; fields without a value are left out, as in the seed's
 /// sample responses. `agentCode` is pipelog's addition, present when a data agent's key
 /// wrote the item.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct OperatingItemView {
+pub(crate) struct OperatingItemView {
     id: OperatingItemId,
     operation_id: OperationId,
     operation_type: OperationType,
@@ -142,18 +144,18 @@ impl From<OperatingItem> for OperatingItemView {
 }
 
 /// The seed's list: `{totalCount, items}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct OperatingListView {
+pub(crate) struct OperatingListView {
     total_count: u64,
     items: Vec<OperatingItemView>,
 }
 
 /// The seed's `OperatingLogModelCreate`. `category` is accepted for `customCategory` (the
 /// natural name for a system-level item's category).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct CreateItemBody {
+pub(crate) struct CreateItemBody {
     operation_id: Option<OperationId>,
     operation_type: Option<OperationType>,
     activity_type: Option<ActivityType>,
@@ -194,8 +196,8 @@ const BODY_FIELDS: &[&str] = &[
     "scopeId",
 ];
 
-#[derive(Debug, Deserialize)]
-struct CustomFieldBody {
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct CustomFieldBody {
     key: CustomFieldKey,
     value: CustomFieldValue,
 }
@@ -290,7 +292,13 @@ fn location(id: OperatingItemId) -> HeaderValue {
 }
 
 /// `POST /api/v1/OperatingLogs`: records one item, answers 201 with it and its `Location`.
-async fn create(
+#[utoipa::path(post, path = "/api/v1/OperatingLogs", tag = "Operating logs",
+    request_body = CreateItemBody,
+    responses(
+        (status = 201, description = "Recorded; `Location` names it.", body = OperatingItemView,
+            headers(("Location" = String, description = "The item's address."))),
+    ))]
+pub(crate) async fn create(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(value): JsonBody<Value>,
@@ -314,7 +322,10 @@ async fn create(
 
 /// `POST /api/v1/OperatingLogs/batch`: a JSON array of items, recorded all or none, in
 /// order; answers 201 with `{items}`.
-async fn create_batch(
+#[utoipa::path(post, path = "/api/v1/OperatingLogs/batch", tag = "Operating logs",
+    request_body(content = Vec<CreateItemBody>, description = "1 to 1,000 items, recorded all or none, in order."),
+    responses((status = 201, description = "Recorded.", body = BatchView)))]
+pub(crate) async fn create_batch(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(value): JsonBody<Value>,
@@ -354,12 +365,18 @@ async fn create_batch(
     ))
 }
 
-#[derive(Debug, Serialize)]
-struct BatchView {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BatchView {
     items: Vec<OperatingItemView>,
 }
 
-async fn show(
+#[utoipa::path(get, path = "/api/v1/OperatingLogs/{id}", tag = "Operating logs",
+    params(("id" = OperatingItemId, Path, description = "The item's id.")),
+    responses(
+        (status = 200, description = "The item.", body = OperatingItemView),
+        (status = 404, description = "No such item in the key's account.", body = ErrorResponse),
+    ))]
+pub(crate) async fn show(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(id): PathParam,
@@ -443,7 +460,23 @@ fn boolean(text: &str) -> Result<bool, String> {
 }
 
 /// `GET /api/v1/OperatingLogs`.
-async fn list(
+#[utoipa::path(get, path = "/api/v1/OperatingLogs", tag = "Operating logs",
+    description = "Items in creation order. Parameter names are matched ignoring case; an empty value counts as not given.",
+    params(
+        ("operationId" = Option<OperationId>, Query, description = "One operation's items."),
+        ("operationScope" = Option<OperationScope>, Query, description = "Which side of the operation, and its consumers' feedback."),
+        ("includeSystemLevel" = Option<bool>, Query, description = "Include system-level items (false by default)."),
+        ("severityLevel" = Option<StatusSeverity>, Query, description = "Items at least this severe."),
+        ("agentCode" = Option<AgentCode>, Query),
+        ("agentId" = Option<AgentId>, Query),
+        ("sourceId" = Option<SourceId>, Query),
+        ("createdFrom" = Option<UtcTime>, Query, description = "Inclusive."),
+        ("createdTo" = Option<UtcTime>, Query, description = "Inclusive."),
+        ("offset" = Option<u64>, Query, description = "Items to skip, at most 1,000,000."),
+        ("limit" = Option<u32>, Query, description = "Items to answer, 1 to 1,000; 100 by default."),
+    ),
+    responses((status = 200, description = "A page, and how many items the query selects.", body = OperatingListView)))]
+pub(crate) async fn list(
     State(state): State<AppState>,
     principal: Principal,
     request: Request,
@@ -504,7 +537,13 @@ fn operation_in_path(text: &str) -> Result<OperationId, ApiError> {
 }
 
 /// `GET /v1/operations/{operationId}/statistics`.
-async fn operation_statistics(
+#[utoipa::path(get, path = "/v1/operations/{operation_id}/statistics", tag = "Operating logs",
+    params(("operation_id" = OperationId, Path, description = "The operation's id.")),
+    responses(
+        (status = 200, description = "The operation's durations and statistics, as docs/operating-logs.md defines them.", body = Object),
+        (status = 404, description = "No such operation in the key's account.", body = ErrorResponse),
+    ))]
+pub(crate) async fn operation_statistics(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(operation): PathParam,
@@ -529,7 +568,15 @@ async fn operation_statistics(
 }
 
 /// `GET /v1/operations/statistics?from&to[&sourceId][&operationType]`.
-async fn period_statistics(
+#[utoipa::path(get, path = "/v1/operations/statistics", tag = "Operating logs",
+    params(
+        ("from" = UtcTime, Query, description = "The period's start (inclusive)."),
+        ("to" = UtcTime, Query, description = "The period's end (inclusive)."),
+        ("sourceId" = Option<SourceId>, Query),
+        ("operationType" = Option<OperationType>, Query),
+    ),
+    responses((status = 200, description = "Aggregates per component over the operations of the period, as docs/operating-logs.md defines them.", body = Object)))]
+pub(crate) async fn period_statistics(
     State(state): State<AppState>,
     principal: Principal,
     request: Request,
@@ -577,7 +624,17 @@ async fn period_statistics(
 }
 
 /// `GET /v1/operations/{operationId}/gantt[?format=mermaid|svg]`.
-async fn gantt(
+#[utoipa::path(get, path = "/v1/operations/{operation_id}/gantt", tag = "Operating logs",
+    params(("operation_id" = OperationId, Path, description = "The operation's id."),
+        ("format" = Option<String>, Query, description = "`mermaid` (the default) or `svg`.")),
+    responses(
+        (status = 200, description = "The operation as a Gantt chart.", content(
+            (String = "text/vnd.mermaid; charset=utf-8"),
+            (String = "image/svg+xml"),
+        )),
+        (status = 404, description = "No such operation in the key's account.", body = ErrorResponse),
+    ))]
+pub(crate) async fn gantt(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(operation): PathParam,

@@ -131,7 +131,39 @@ fn success(encoding: Encoding, answer: &ExportLogsServiceResponse) -> Response {
     response
 }
 
-async fn export(
+/// Takes an OTLP/HTTP log export; see docs/api.md for how records become lines.
+#[utoipa::path(
+    post,
+    path = "/v1/logs",
+    tag = "OpenTelemetry",
+    request_body(
+        description = "An `ExportLogsServiceRequest`, protobuf or OTLP JSON, gzipped or not (`Content-Encoding: gzip`).",
+        content(
+            (Vec<u8> = "application/x-protobuf"),
+            (Object = "application/json"),
+        )
+    ),
+    responses(
+        (status = 200, description = "Every accepted record is committed. An `ExportLogsServiceResponse` in the request's encoding; its `partialSuccess` counts the records rejected, and why.", content(
+            (Vec<u8> = "application/x-protobuf"),
+            (Object = "application/json"),
+        )),
+        (status = 400, description = "The body does not decode. A `google.rpc.Status` in the request's encoding.", content(
+            (Vec<u8> = "application/x-protobuf"),
+            (Object = "application/json"),
+        )),
+        (status = 413, description = "The body, or the body gunzipped, is too large, or it holds more than 10,000 records. A `google.rpc.Status`.", content(
+            (Vec<u8> = "application/x-protobuf"),
+            (Object = "application/json"),
+        )),
+        (status = 415, description = "Another content type or encoding. A `google.rpc.Status`, in JSON.", body = Object),
+        (status = 503, description = "The writer's queue is full; nothing was stored. A `google.rpc.Status`.", content(
+            (Vec<u8> = "application/x-protobuf"),
+            (Object = "application/json"),
+        )),
+    )
+)]
+pub(crate) async fn export(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,

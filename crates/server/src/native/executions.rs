@@ -17,6 +17,7 @@ use pipelog_store::ExecutionFilter;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
+use utoipa::{IntoParams, ToSchema};
 
 use super::cursor::Cursor;
 use super::views::{ExecutionView, ListView};
@@ -24,6 +25,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParam, QueryParams, comma_list};
+use crate::openapi::ErrorResponse;
 use crate::response::Json;
 
 /// The longest a claim may wait for a queued execution.
@@ -60,20 +62,28 @@ pub(super) fn execution_id(text: &str) -> Result<ExecutionId, ApiError> {
     ExecutionId::parse(text).map_err(|error| ApiError::bad_request(error.to_string()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct LaunchBody {
+pub(crate) struct LaunchBody {
     job_key: JobKey,
     job_title: Option<JobTitle>,
     job_type: Option<JobType>,
     system_job_type: Option<SystemJobType>,
+    #[schema(value_type = Option<Vec<Object>>)]
     job_periodicity: Option<Vec<Value>>,
     pipeline_id: Option<PipelineId>,
     action_origin: Option<ActionOrigin>,
+    #[schema(value_type = Object)]
     input: Option<Map<String, Value>>,
 }
 
-async fn launch(
+#[utoipa::path(post, path = "/v1/executions", tag = "Executions",
+    request_body = LaunchBody,
+    responses(
+        (status = 201, description = "Queued; `Location` names it.", body = ExecutionView,
+            headers(("Location" = String, description = "The execution's address."))),
+    ))]
+pub(crate) async fn launch(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(body): JsonBody<LaunchBody>,
@@ -102,9 +112,10 @@ async fn launch(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
-struct ListQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
     /// Comma-separated statuses.
     status: Option<String>,
     job_key: Option<JobKey>,
@@ -115,7 +126,10 @@ struct ListQuery {
     limit: Option<u64>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/executions", tag = "Executions",
+    params(ListQuery),
+    responses((status = 200, description = "A page, newest first.", body = ListView<ExecutionView>)))]
+pub(crate) async fn list(
     State(state): State<AppState>,
     principal: Principal,
     QueryParams(query): QueryParams<ListQuery>,
@@ -153,7 +167,13 @@ async fn list(
     }))
 }
 
-async fn show(
+#[utoipa::path(get, path = "/v1/executions/{id}", tag = "Executions",
+    params(("id" = ExecutionId, Path, description = "The execution's id.")),
+    responses(
+        (status = 200, description = "The execution.", body = ExecutionView),
+        (status = 404, description = "No such execution in the key's account.", body = ErrorResponse),
+    ))]
+pub(crate) async fn show(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(id): PathParam,
@@ -165,7 +185,14 @@ async fn show(
     Ok(Json(execution.into()))
 }
 
-async fn start(
+#[utoipa::path(post, path = "/v1/executions/{id}/start", tag = "Executions",
+    params(("id" = ExecutionId, Path, description = "The execution's id.")),
+    responses(
+        (status = 200, description = "Started.", body = ExecutionView),
+        (status = 404, description = "No such execution in the key's account.", body = ErrorResponse),
+        (status = 409, description = "It is not QUEUED.", body = ErrorResponse),
+    ))]
+pub(crate) async fn start(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(id): PathParam,
@@ -177,12 +204,20 @@ async fn start(
     Ok(Json(execution.into()))
 }
 
-#[derive(Debug, Deserialize)]
-struct EndBody {
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct EndBody {
     status: FinalStatus,
 }
 
-async fn end(
+#[utoipa::path(post, path = "/v1/executions/{id}/end", tag = "Executions",
+    params(("id" = ExecutionId, Path, description = "The execution's id.")),
+    request_body = EndBody,
+    responses(
+        (status = 200, description = "Ended.", body = ExecutionView),
+        (status = 404, description = "No such execution in the key's account.", body = ErrorResponse),
+        (status = 409, description = "It has already ended.", body = ErrorResponse),
+    ))]
+pub(crate) async fn end(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(id): PathParam,
@@ -195,9 +230,9 @@ async fn end(
     Ok(Json(execution.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ClaimBody {
+pub(crate) struct ClaimBody {
     job_key: JobKey,
     /// How long to wait for a queued execution, 0 to 30 seconds; 0 by default.
     wait_seconds: Option<u64>,
@@ -205,7 +240,13 @@ struct ClaimBody {
 
 /// Hands the oldest queued execution of a job to this caller (200), or 204 when none came
 /// within `waitSeconds`.
-async fn claim(
+#[utoipa::path(post, path = "/v1/executions/claim", tag = "Executions",
+    request_body = ClaimBody,
+    responses(
+        (status = 200, description = "The claimed execution, now RUNNING.", body = ExecutionView),
+        (status = 204, description = "None was queued within `waitSeconds`."),
+    ))]
+pub(crate) async fn claim(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(body): JsonBody<ClaimBody>,

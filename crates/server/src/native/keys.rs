@@ -15,6 +15,7 @@ use pipelog_core::paging::PageLimit;
 use pipelog_core::permission::{Permission, PermissionSet};
 use pipelog_store::KeyScope;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use super::cursor::Cursor;
 use super::views::{CreatedKeyView, KeyView, ListView};
@@ -22,6 +23,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParam, QueryParams};
+use crate::openapi::ErrorResponse;
 use crate::response::Json;
 
 pub(super) fn router() -> Router<AppState> {
@@ -31,9 +33,9 @@ pub(super) fn router() -> Router<AppState> {
         .route_layer(requires!(KeysAdmin))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct CreateKeyBody {
+pub(crate) struct CreateKeyBody {
     /// Defaults to the caller's account.
     account: Option<AccountName>,
     permissions: PermissionSet,
@@ -45,9 +47,9 @@ struct CreateKeyBody {
 }
 
 /// `{agentId, agentCode?, sourceId?}`: operating log items written with the key carry these.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct AgentBody {
+pub(crate) struct AgentBody {
     agent_id: AgentId,
     agent_code: Option<AgentCode>,
     source_id: Option<SourceId>,
@@ -61,7 +63,13 @@ fn allowance(limit: RateLimit) -> Option<u32> {
     }
 }
 
-async fn create_key(
+#[utoipa::path(post, path = "/v1/keys", tag = "Keys",
+    request_body = CreateKeyBody,
+    responses(
+        (status = 201, description = "The key; `key` is shown this once.", body = CreatedKeyView),
+        (status = 409, description = "An equal key exists.", body = ErrorResponse),
+    ))]
+pub(crate) async fn create_key(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(body): JsonBody<CreateKeyBody>,
@@ -133,8 +141,9 @@ async fn create_key(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-struct ListKeysQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListKeysQuery {
     account: Option<AccountName>,
     cursor: Option<String>,
     limit: Option<u64>,
@@ -155,7 +164,10 @@ async fn scope_for(
         .map(KeyScope::Account)
 }
 
-async fn list_keys(
+#[utoipa::path(get, path = "/v1/keys", tag = "Keys",
+    params(ListKeysQuery),
+    responses((status = 200, description = "A page of keys (never their secrets).", body = ListView<KeyView>)))]
+pub(crate) async fn list_keys(
     State(state): State<AppState>,
     principal: Principal,
     QueryParams(query): QueryParams<ListKeysQuery>,
@@ -175,7 +187,13 @@ async fn list_keys(
     }))
 }
 
-async fn revoke_key(
+#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "Keys",
+    params(("id" = KeyId, Path, description = "The key's id.")),
+    responses(
+        (status = 200, description = "Revoked (again, if it was).", body = KeyView),
+        (status = 404, description = "No such key in the caller's scope.", body = ErrorResponse),
+    ))]
+pub(crate) async fn revoke_key(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(id): PathParam,

@@ -17,6 +17,7 @@ use pipelog_core::time::UtcTime;
 use pipelog_store::LogTarget;
 use serde::de::{DeserializeOwned, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::cursor::Cursor;
 use super::executions::execution_id;
@@ -25,6 +26,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{BodyFormat, PathParam, QueryParams, body_bytes, comma_list, parse_json};
+use crate::openapi::ErrorResponse;
 use crate::response::Json;
 
 /// The most lines one request may append.
@@ -41,8 +43,9 @@ pub(super) fn router() -> Router<AppState> {
     )
 }
 
-#[derive(Debug, Deserialize)]
-struct ReadQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ReadQuery {
     cursor: Option<String>,
     limit: Option<u64>,
     /// `asc` (oldest first, the default) or `desc`.
@@ -96,7 +99,13 @@ impl ReadQuery {
     }
 }
 
-async fn read(
+#[utoipa::path(get, path = "/v1/executions/{id}/logs", tag = "Execution logs",
+    params(("id" = ExecutionId, Path, description = "The execution's id."), ReadQuery),
+    responses(
+        (status = 200, description = "A page of lines; `nextCursor` continues it.", body = ListView<LogEntryView>),
+        (status = 404, description = "No such execution in the key's account.", body = ErrorResponse),
+    ))]
+pub(crate) async fn read(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(id): PathParam,
@@ -135,7 +144,7 @@ async fn read(
 }
 
 /// One line of a batch. Only `message` is required.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct LogLineBody {
     message: LogMessage,
@@ -215,9 +224,9 @@ fn parse_json_lines<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, ApiErro
     Ok(items)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct AppendedView {
+pub(crate) struct AppendedView {
     execution_id: ExecutionId,
     count: u64,
     /// The seqs given to the batch, first to last; null for an empty batch.
@@ -226,7 +235,19 @@ struct AppendedView {
     created_at: UtcTime,
 }
 
-async fn append(
+#[utoipa::path(post, path = "/v1/executions/{id}/logs", tag = "Execution logs",
+    params(("id" = ExecutionId, Path, description = "The execution's id.")),
+    request_body(description = "At most 10,000 lines: a JSON array, or NDJSON (one object per line).", content(
+        (Vec<LogLineBody> = "application/json"),
+        (String = "application/x-ndjson"),
+    )),
+    responses(
+        (status = 201, description = "Appended, all of them.", body = AppendedView),
+        (status = 404, description = "No such execution in the key's account.", body = ErrorResponse),
+        (status = 409, description = "The execution has ended.", body = ErrorResponse),
+        (status = 415, description = "Neither JSON nor NDJSON.", body = ErrorResponse),
+    ))]
+pub(crate) async fn append(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(id): PathParam,

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::routing::get;
 use pipelog_core::ids::AccountName;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::{Principal, requires};
@@ -24,15 +25,16 @@ pub(super) fn router() -> Router<AppState> {
     )
 }
 
-#[derive(Debug, Deserialize)]
-struct AccountQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AccountQuery {
     /// Another account than the key's own (the operator only).
     account: Option<AccountName>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RetentionView {
+pub(crate) struct RetentionView {
     /// Days the account keeps; null for the server's default.
     execution_logs_days: Option<u32>,
     /// The server's default; null for forever.
@@ -50,7 +52,10 @@ fn view(state: &AppState, days: Option<u32>) -> RetentionView {
     }
 }
 
-async fn show(
+#[utoipa::path(get, path = "/v1/retention", tag = "Execution logs",
+    params(AccountQuery),
+    responses((status = 200, description = "The account's retention.", body = RetentionView)))]
+pub(crate) async fn show(
     State(state): State<AppState>,
     principal: Principal,
     QueryParams(query): QueryParams<AccountQuery>,
@@ -60,14 +65,18 @@ async fn show(
     Ok(Json(view(&state, days)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RetentionBody {
+pub(crate) struct RetentionBody {
     /// Days to keep, 1 to 36,500; null for the server's default.
     execution_logs_days: Option<u32>,
 }
 
-async fn update(
+#[utoipa::path(put, path = "/v1/retention", tag = "Execution logs",
+    params(AccountQuery),
+    request_body = RetentionBody,
+    responses((status = 200, description = "The account's retention, changed.", body = RetentionView)))]
+pub(crate) async fn update(
     State(state): State<AppState>,
     principal: Principal,
     QueryParams(query): QueryParams<AccountQuery>,

@@ -25,6 +25,7 @@ use pipelog_core::log_entry::LogEntry;
 use pipelog_store::{LogRun, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, watch};
+use utoipa::{IntoParams, ToSchema};
 
 use super::cursor::Cursor;
 use super::executions::execution_id;
@@ -33,6 +34,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{PathParam, QueryParams};
+use crate::openapi::ErrorResponse;
 
 /// Lines read from the store at a time.
 const CHUNK: usize = 1000;
@@ -150,8 +152,9 @@ async fn run_feed(
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct StreamQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct StreamQuery {
     /// A `nextCursor` of `GET /v1/executions/{id}/logs` read oldest first.
     cursor: Option<String>,
     /// Start with the last this many lines.
@@ -196,7 +199,14 @@ fn start_after(
 }
 
 /// `GET /v1/executions/{id}/logs/stream`.
-async fn stream(
+#[utoipa::path(get, path = "/v1/executions/{id}/logs/stream", tag = "Execution logs",
+    params(("id" = ExecutionId, Path, description = "The execution's id."), StreamQuery,
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this seq (sent by EventSource on reconnect).")),
+    responses(
+        (status = 200, description = "Server-Sent Events: each line as a `line` event (its seq as the id, a log entry as JSON data), then one `end` event with the final status.", content_type = "text/event-stream", body = String),
+        (status = 404, description = "No such execution in the key's account.", body = ErrorResponse),
+    ))]
+pub(crate) async fn stream(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(id): PathParam,
@@ -217,7 +227,7 @@ async fn stream(
 }
 
 /// The `end` event's data.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct EndView {
     execution_id: ExecutionId,

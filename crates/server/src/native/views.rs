@@ -15,16 +15,17 @@ use pipelog_core::permission::PermissionSet;
 use pipelog_core::time::UtcTime;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 /// A page of a list: `{data, nextCursor}`, `nextCursor` null on the last page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ListView<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ExecutionView {
     id: ExecutionId,
@@ -39,9 +40,11 @@ pub(crate) struct ExecutionView {
     job_type: JobType,
     #[serde(skip_serializing_if = "Option::is_none")]
     system_job_type: Option<SystemJobType>,
+    #[schema(value_type = Vec<Object>)]
     job_periodicity: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pipeline_id: Option<PipelineId>,
+    #[schema(value_type = Object)]
     input: Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     launched_by: Option<KeyId>,
@@ -83,7 +86,7 @@ impl From<Execution> for ExecutionView {
 
 /// A stored log line. Carries the Data Factory fields (`code`, `jobInstanceId`, `cid`,
 /// `accountId`) as well as pipelog's (`seq`, `executionId`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct LogEntryView {
     id: LogEntryId,
@@ -129,7 +132,7 @@ impl LogEntryView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct KeyView {
     id: KeyId,
@@ -149,7 +152,7 @@ pub(crate) struct KeyView {
 }
 
 /// The data agent a key stands for.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AgentView {
     agent_id: AgentId,
@@ -184,7 +187,7 @@ impl From<ApiKey> for KeyView {
 }
 
 /// A key just created: the only answer that ever holds the key itself, in `key`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct CreatedKeyView {
     #[serde(flatten)]
     pub view: KeyView,

@@ -23,3 +23,4 @@ mod operations;
 mod metrics;
 mod lineage;
 mod otlp;
+mod openapi;
