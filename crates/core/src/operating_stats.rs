@@ -56,6 +56,7 @@ pub const MAX_ANOMALY_EXAMPLES: usize = 100;
 
 /// Who a component is: the statistics' three roles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum ComponentKind {
     Publisher,
@@ -77,6 +78,7 @@ impl ComponentKind {
 /// One component of an operation: a publisher or consumer per source id, or the platform
 /// (whose source id is always `None`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentKey {
     // Field order is the sort order: kind first, then source id (none first).
@@ -119,6 +121,7 @@ impl ComponentKey {
 
 /// What a component's span was measured from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum SpanBasis {
     /// The component's own Start/Ack and Finish.
@@ -130,6 +133,7 @@ pub enum SpanBasis {
 
 /// A record that could not be measured, reported instead of guessed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum AnomalyKind {
     /// The latest Finish is before the earliest Start/Ack (of a component, or end to end).
@@ -151,6 +155,7 @@ pub enum AnomalyKind {
 
 /// One anomaly: what, where, and the item that shows it (when one does).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Anomaly {
     pub kind: AnomalyKind,
@@ -163,6 +168,7 @@ pub struct Anomaly {
 
 /// A component's milestones and the span measured from them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Milestones {
     /// The earliest `Application|Start` or `Application|Ack`.
@@ -182,6 +188,7 @@ pub struct Milestones {
 
 /// A valid Begin/End pair of one scope.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ScopePair {
     pub scope_id: ScopeId,
@@ -194,6 +201,7 @@ pub struct ScopePair {
 
 /// How many `Validation` items of a component had each problem severity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ValidationCounts {
     pub warnings: u64,
@@ -209,6 +217,7 @@ impl ValidationCounts {
 
 /// Count, mean, median, min, max and p95 of some durations, in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub count: u64,
@@ -253,6 +262,7 @@ impl Summary {
 
 /// One component in one operation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentAnalysis {
     pub key: ComponentKey,
@@ -270,6 +280,7 @@ pub struct ComponentAnalysis {
 
 /// Everything measured in one operation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OperationAnalysis {
     /// In [`ComponentKey`] order.
@@ -651,6 +662,7 @@ pub fn analyze_operation(items: &[ItemTiming]) -> OperationAnalysis {
 
 /// Which components aggregated statistics report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentFilter {
     /// Only operations in which this source logged an item of some component, and only the
@@ -686,6 +698,7 @@ impl ComponentFilter {
 
 /// One component over many operations.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ComponentStatistics {
     pub key: ComponentKey,
@@ -701,6 +714,7 @@ pub struct ComponentStatistics {
 
 /// An anomaly and the operation it was found in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AnomalyExample {
     pub operation_id: OperationId,
@@ -710,6 +724,7 @@ pub struct AnomalyExample {
 
 /// Statistics over many operations.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AggregateStatistics {
     /// Operations counted (those a source filter did not skip).

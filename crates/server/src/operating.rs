@@ -22,7 +22,9 @@ use pipelog_core::operating::{
     CustomFieldValue, DetailLine, ItemMessage, NewOperatingItem, OperatingItem, OperatingItemDraft,
     OperationScope, OperationType, ScopeId, SourceName, StatusSeverity,
 };
-use pipelog_core::operating_stats::{ComponentFilter, analyze_operation};
+use pipelog_core::operating_stats::{
+    AggregateStatistics, ComponentFilter, OperationAnalysis, analyze_operation,
+};
 use pipelog_core::time::UtcTime;
 use pipelog_store::{OperatingQuery, OperationWindow};
 use serde::de::Error as _;
@@ -540,14 +542,14 @@ fn operation_in_path(text: &str) -> Result<OperationId, ApiError> {
 #[utoipa::path(get, path = "/v1/operations/{operation_id}/statistics", tag = "Operating logs",
     params(("operation_id" = OperationId, Path, description = "The operation's id.")),
     responses(
-        (status = 200, description = "The operation's durations and statistics, as docs/operating-logs.md defines them.", body = Object),
+        (status = 200, description = "The operation's durations and statistics, as docs/operating-logs.md defines them.", body = OperationStatisticsView),
         (status = 404, description = "No such operation in the key's account.", body = ErrorResponse),
     ))]
 pub(crate) async fn operation_statistics(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(operation): PathParam,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OperationStatisticsView>, ApiError> {
     let operation = operation_in_path(&operation)?;
     let timings = state
         .store
@@ -558,13 +560,29 @@ pub(crate) async fn operation_statistics(
             "operation {operation} has more than {MAX_STATISTICS_ITEMS} items, more than statistics read"
         )));
     }
-    let analysis = analyze_operation(&timings);
-    let mut answer = serde_json::to_value(&analysis)
-        .map_err(|error| ApiError::Internal(format!("cannot show statistics: {error}")))?;
-    if let Value::Object(fields) = &mut answer {
-        fields.insert("operationId".into(), Value::String(operation.to_string()));
-    }
-    Ok(Json(answer))
+    Ok(Json(OperationStatisticsView {
+        operation_id: operation,
+        analysis: analyze_operation(&timings),
+    }))
+}
+
+/// One operation's statistics, as docs/operating-logs.md defines them.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OperationStatisticsView {
+    operation_id: OperationId,
+    #[serde(flatten)]
+    analysis: OperationAnalysis,
+}
+
+/// A period's statistics, as docs/operating-logs.md defines them.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PeriodStatisticsView {
+    from: UtcTime,
+    to: UtcTime,
+    #[serde(flatten)]
+    statistics: AggregateStatistics,
 }
 
 /// `GET /v1/operations/statistics?from&to[&sourceId][&operationType]`.
@@ -575,12 +593,12 @@ pub(crate) async fn operation_statistics(
         ("sourceId" = Option<SourceId>, Query),
         ("operationType" = Option<OperationType>, Query),
     ),
-    responses((status = 200, description = "Aggregates per component over the operations of the period, as docs/operating-logs.md defines them.", body = Object)))]
+    responses((status = 200, description = "Aggregates per component over the operations of the period, as docs/operating-logs.md defines them.", body = PeriodStatisticsView)))]
 pub(crate) async fn period_statistics(
     State(state): State<AppState>,
     principal: Principal,
     request: Request,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PeriodStatisticsView>, ApiError> {
     let query = CaseInsensitiveQuery::of(request.uri().query())?;
     let required = |name: &str, time: Option<UtcTime>| {
         time.ok_or_else(|| {
@@ -614,13 +632,11 @@ pub(crate) async fn period_statistics(
         .store
         .operation_statistics(principal.account(), window, filter)
         .await?;
-    let mut answer = serde_json::to_value(&statistics)
-        .map_err(|error| ApiError::Internal(format!("cannot show statistics: {error}")))?;
-    if let Value::Object(fields) = &mut answer {
-        fields.insert("from".into(), Value::String(from.to_string()));
-        fields.insert("to".into(), Value::String(to.to_string()));
-    }
-    Ok(Json(answer))
+    Ok(Json(PeriodStatisticsView {
+        from,
+        to,
+        statistics,
+    }))
 }
 
 /// `GET /v1/operations/{operationId}/gantt[?format=mermaid|svg]`.
