@@ -150,6 +150,7 @@ fn conformance() -> Result<(), String> {
     let mut openapi = Command::new(&python);
     openapi
         .arg(root.join("xtask/conformance/openapi.py"))
-        .arg(root.join("target/debug/pipelog"));
+        .arg(root.join("target/debug/pipelog"))
+        .arg(venv.join("bin/schemathesis"));
     step("OpenAPI document", openapi)
 }

@@ -103,6 +103,7 @@ pub(crate) struct LinkQuery {
             (String = "application/json"),
         )),
         (status = 206, description = "The range asked for."),
+        (status = 400, description = "The token or a link parameter is malformed.", body = ErrorResponse),
         (status = 403, description = "The link is unsigned, tampered with or expired.", body = ErrorResponse),
         (status = 404, description = "No such export, or it has been removed.", body = ErrorResponse),
         (status = 416, description = "The range is outside the file."),

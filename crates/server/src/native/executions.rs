@@ -69,7 +69,7 @@ pub(crate) struct LaunchBody {
     job_title: Option<JobTitle>,
     job_type: Option<JobType>,
     system_job_type: Option<SystemJobType>,
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Value>>)]
     job_periodicity: Option<Vec<Value>>,
     pipeline_id: Option<PipelineId>,
     action_origin: Option<ActionOrigin>,

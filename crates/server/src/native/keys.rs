@@ -166,7 +166,10 @@ async fn scope_for(
 
 #[utoipa::path(get, path = "/v1/keys", tag = "Keys",
     params(ListKeysQuery),
-    responses((status = 200, description = "A page of keys (never their secrets).", body = ListView<KeyView>)))]
+    responses(
+        (status = 200, description = "A page of keys (never their secrets).", body = ListView<KeyView>),
+        (status = 404, description = "No account of that name (the operator only may name another).", body = ErrorResponse),
+    ))]
 pub(crate) async fn list_keys(
     State(state): State<AppState>,
     principal: Principal,

@@ -7,6 +7,8 @@ use pipelog_core::ids::AccountName;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::openapi::ErrorResponse;
+
 use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
@@ -54,7 +56,10 @@ fn view(state: &AppState, days: Option<u32>) -> RetentionView {
 
 #[utoipa::path(get, path = "/v1/retention", tag = "Execution logs",
     params(AccountQuery),
-    responses((status = 200, description = "The account's retention.", body = RetentionView)))]
+    responses(
+        (status = 200, description = "The account's retention.", body = RetentionView),
+        (status = 404, description = "No account of that name (the operator only may name another).", body = ErrorResponse),
+    ))]
 pub(crate) async fn show(
     State(state): State<AppState>,
     principal: Principal,
@@ -75,7 +80,10 @@ pub(crate) struct RetentionBody {
 #[utoipa::path(put, path = "/v1/retention", tag = "Execution logs",
     params(AccountQuery),
     request_body = RetentionBody,
-    responses((status = 200, description = "The account's retention, changed.", body = RetentionView)))]
+    responses(
+        (status = 200, description = "The account's retention, changed.", body = RetentionView),
+        (status = 404, description = "No account of that name (the operator only may name another).", body = ErrorResponse),
+    ))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     principal: Principal,

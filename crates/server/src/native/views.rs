@@ -40,7 +40,7 @@ pub(crate) struct ExecutionView {
     job_type: JobType,
     #[serde(skip_serializing_if = "Option::is_none")]
     system_job_type: Option<SystemJobType>,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Value>)]
     job_periodicity: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pipeline_id: Option<PipelineId>,
