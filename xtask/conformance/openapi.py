@@ -24,7 +24,7 @@ import uuid
 
 from openapi_spec_validator import validate
 
-from pipelog_server import start
+from pipelog_server import call as call_with_key, start
 
 KEY = "pl_openapi_check_key_0123456789abcdef"
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -33,28 +33,22 @@ EXCLUDED = ["/v1/executions/claim"]
 
 
 def call(base, method, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("X-Api-Key", KEY)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return response.read()
+    return call_with_key(base, KEY, method, path, body)
 
 
 def fixtures(base):
     """Data for the examples: an execution with lines, an operation with an item."""
-    execution = json.loads(call(base, "POST", "/v1/executions", {"jobKey": "openapi-check"}))["id"]
+    execution = call(base, "POST", "/v1/executions", {"jobKey": "openapi-check"})["id"]
     lines = [{"message": f"line {n}", "severity": "info"} for n in range(50)]
     call(base, "POST", f"/v1/executions/{execution}/logs", lines)
     operation = str(uuid.uuid4())
-    item = json.loads(call(base, "POST", "/api/v1/OperatingLogs", {
+    item = call(base, "POST", "/api/v1/OperatingLogs", {
         "operationId": operation,
         "operationType": "InputData",
         "activityType": "Application|Start",
         "severity": "Info",
         "source": "openapi-check",
-    }))["id"]
+    })["id"]
     return {"execution": execution, "operation": operation, "item": item}
 
 

@@ -9,9 +9,8 @@ import os
 import subprocess
 import sys
 import tempfile
-import urllib.request
 
-from pipelog_server import start
+from pipelog_server import call as call_with_key, start
 
 KEY = "pl_conformance_key_0123456789abcdef"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -20,13 +19,7 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,re
 
 
 def call(base, method, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("X-Api-Key", KEY)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read() or b"null")
+    return call_with_key(base, KEY, method, path, body)
 
 
 def main():
