@@ -41,8 +41,23 @@ pub const MAX_LIST: usize = 100;
 /// The longest string a query may compare with, in bytes.
 pub const MAX_TEXT: usize = 4096;
 
-const OPERATORS: &str = "and, or, not, eq, notEq, in, notIn, search, startsWith, greater, \
-     greaterOrEqual, less, lessOrEqual, exists";
+/// Every node `type` the language knows: the combinations, then the tests.
+pub const OPERATORS: &[&str] = &[
+    "and",
+    "or",
+    "not",
+    "eq",
+    "notEq",
+    "in",
+    "notIn",
+    "search",
+    "startsWith",
+    "greater",
+    "greaterOrEqual",
+    "less",
+    "lessOrEqual",
+    "exists",
+];
 const FIELDS: &str = "id, timeGenerated (or createdAt), entityType, type, version, \
      details.<key>[.<key>...]";
 
@@ -203,7 +218,12 @@ fn parse_node(value: &Value, at: &str, depth: usize, nodes: &mut usize) -> Resul
     let kind = match object.get("type") {
         Some(Value::String(kind)) => kind.as_str(),
         Some(_) => return Err(error(&child(at, "type"), "must be a string")),
-        None => return Err(error(at, format!("missing `type`; allowed: {OPERATORS}"))),
+        None => {
+            return Err(error(
+                at,
+                format!("missing `type`; allowed: {}", OPERATORS.join(", ")),
+            ));
+        }
     };
     match kind {
         "and" | "or" | "not" => {
@@ -343,7 +363,10 @@ fn parse_test(object: &Map<String, Value>, kind: &str, at: &str) -> Result<Test,
         other => {
             return Err(error(
                 &child(at, "type"),
-                format!("unknown operator `{other}`; allowed: {OPERATORS}"),
+                format!(
+                    "unknown operator `{other}`; allowed: {}",
+                    OPERATORS.join(", ")
+                ),
             ));
         }
     };

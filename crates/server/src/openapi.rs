@@ -41,22 +41,6 @@ pub(crate) struct FindQuerySchema;
 impl utoipa::PartialSchema for FindQuerySchema {
     fn schema() -> RefOr<Schema> {
         use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
-        let operators = [
-            "eq",
-            "notEq",
-            "in",
-            "notIn",
-            "search",
-            "startsWith",
-            "greater",
-            "greaterOrEqual",
-            "less",
-            "lessOrEqual",
-            "exists",
-            "and",
-            "or",
-            "not",
-        ];
         ObjectBuilder::new()
             .description(Some(
                 "A test `{type, field, value, caseSensitive}`, or a combination \
@@ -67,7 +51,7 @@ impl utoipa::PartialSchema for FindQuerySchema {
                 "type",
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .enum_values(Some(operators)),
+                    .enum_values(Some(pipelog_core::find_query::OPERATORS.iter().copied())),
             )
             .required("type")
             .property(

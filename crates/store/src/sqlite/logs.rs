@@ -21,6 +21,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::audit;
 use super::columns::{corrupt, optional_label, optional_time, time};
 use super::executions::{self, ExecutionRow};
+use super::writer::statement;
 use crate::{Appended, DeletedLogs, LogPage, LogRun, LogTarget, StoreError};
 
 pub(super) fn append(
@@ -95,14 +96,12 @@ pub(super) fn append_batches(
 ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
     let mut outcomes = Vec::with_capacity(batches.len());
     for (target, lines) in batches {
-        connection.prepare_cached("SAVEPOINT batch")?.execute([])?;
+        statement(connection, "SAVEPOINT batch")?;
         let outcome = append(connection, account, target, lines, now);
         if outcome.is_err() {
-            connection
-                .prepare_cached("ROLLBACK TO batch")?
-                .execute([])?;
+            statement(connection, "ROLLBACK TO batch")?;
         }
-        connection.prepare_cached("RELEASE batch")?.execute([])?;
+        statement(connection, "RELEASE batch")?;
         outcomes.push(outcome);
     }
     Ok(outcomes)

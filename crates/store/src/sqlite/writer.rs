@@ -353,10 +353,10 @@ fn commit_group(connection: &mut Connection, mut writes: Vec<QueuedWrite>, stats
     }
 }
 
-/// Runs one of the statements that bracket a write. They are prepared once and kept:
-/// rusqlite's `Savepoint` parses `SAVEPOINT` and `RELEASE` again for every write, which
-/// showed in profiles of single-entry ingest.
-fn statement(connection: &Connection, sql: &str) -> Result<(), StoreError> {
+/// Runs one of the statements that bracket a write (or a part of one). They are prepared
+/// once and kept: rusqlite's `Savepoint` parses `SAVEPOINT` and `RELEASE` again for every
+/// write, which showed in profiles of single-entry ingest.
+pub(super) fn statement(connection: &Connection, sql: &str) -> Result<(), StoreError> {
     connection.prepare_cached(sql)?.execute([])?;
     Ok(())
 }
