@@ -131,6 +131,12 @@ impl Server {
         self.child.wait().unwrap()
     }
 
+    /// Sends SIGKILL and waits for the process to exit.
+    pub fn kill(mut self) -> ExitStatus {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap()
+    }
+
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(mut self) -> ExitStatus {
         self.signal("-TERM");
