@@ -1,5 +1,6 @@
-//! `pipelog serve`: opens the store, creates the operator key on first start, serves until
-//! SIGINT or SIGTERM, lets in-flight requests finish and closes the store.
+//! `pipelog serve`: reads the TLS files if given, opens the store, creates the operator key
+//! on first start, serves until SIGINT or SIGTERM, lets in-flight requests finish and
+//! closes the store.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use pipelog_core::api_key::ApiKeySecret;
 use pipelog_core::audit_digest::DigestKey;
-use pipelog_server::UrlSigningKey;
+use pipelog_server::{TlsConfig, UrlSigningKey};
 use pipelog_store::Store;
 use pipelog_store::sqlite::SqliteStore;
 use tracing_subscriber::Layer;
@@ -26,6 +27,10 @@ pub const BOOTSTRAP_KEY_VAR: &str = "PIPELOG_BOOTSTRAP_KEY";
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut settings = args.resolve()?;
     init_logging(&settings.log, settings.log_format)?;
+    // Before the store is touched: a TLS file that cannot be used stops the start at once.
+    if let Some(files) = &settings.tls {
+        settings.server.tls = Some(TlsConfig::from_pem_files(&files.certificate, &files.key)?);
+    }
     let chosen_key = match std::env::var(BOOTSTRAP_KEY_VAR) {
         Ok(text) => Some(
             ApiKeySecret::chosen(&text)
@@ -60,7 +65,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let address = listener.local_addr().context("the listening address")?;
-        eprintln!("pipelog: listening on http://{address}");
+        let scheme = if settings.server.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        eprintln!("pipelog: listening on {scheme}://{address}");
         let shared: Arc<dyn Store> = store.clone();
         let served =
             pipelog_server::run(listener, shared, settings.server, shutdown_signal()).await;

@@ -79,6 +79,12 @@ pub struct ServeArgs {
     /// Days of execution logs an account keeps unless it sets its own [default: forever].
     #[arg(long, env = "PIPELOG_LOG_RETENTION_DAYS", value_name = "DAYS")]
     pub log_retention_days: Option<u32>,
+    /// PEM certificate chain to serve HTTPS with, the server's own first; needs --tls-key.
+    #[arg(long, env = "PIPELOG_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, RSA or SEC1) of the certificate; needs --tls-cert.
+    #[arg(long, env = "PIPELOG_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The config file: every key optional, unknown keys refused.
@@ -95,6 +101,8 @@ struct FileSettings {
     log_format: Option<LogFormat>,
     public_url: Option<String>,
     log_retention_days: Option<u32>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileSettings> {
@@ -113,12 +121,21 @@ pub struct StoreSettings {
     pub options: SqliteOptions,
 }
 
+/// The files to serve HTTPS with: both given, or neither.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+}
+
 /// Everything `serve` needs, resolved.
 #[derive(Debug, Clone)]
 pub struct ServeSettings {
     pub store: StoreSettings,
     pub listen: SocketAddr,
     pub server: ServerConfig,
+    /// `None`: plain HTTP. `serve` reads the files into `server.tls`.
+    pub tls: Option<TlsFiles>,
     pub log: String,
     pub log_format: LogFormat,
 }
@@ -177,8 +194,24 @@ impl ServeArgs {
                 "--log-retention-days must be at least 1 (leave it out to keep logs forever)"
             );
         }
+        let tls = match (
+            self.tls_cert.clone().or(file.tls_cert.clone()),
+            self.tls_key.clone().or(file.tls_key.clone()),
+        ) {
+            (Some(certificate), Some(key)) => Some(TlsFiles { certificate, key }),
+            (None, None) => None,
+            (Some(_), None) => anyhow::bail!(
+                "--tls-cert is given without --tls-key (PIPELOG_TLS_KEY, `tls_key`): \
+                 HTTPS needs both, plain HTTP neither"
+            ),
+            (None, Some(_)) => anyhow::bail!(
+                "--tls-key is given without --tls-cert (PIPELOG_TLS_CERT, `tls_cert`): \
+                 HTTPS needs both, plain HTTP neither"
+            ),
+        };
         Ok(ServeSettings {
             store: store_settings(&self.store, &file),
+            tls,
             listen: match self.listen.or(file.listen) {
                 Some(listen) => listen,
                 None => DEFAULT_LISTEN
@@ -308,6 +341,44 @@ mod tests {
         assert_eq!(flagged.listen.to_string(), "127.0.0.1:1");
         assert_eq!(flagged.store.options.durability, Durability::Full);
         assert_eq!(flagged.store.data_dir, PathBuf::from("/srv/logs"));
+    }
+
+    #[test]
+    fn tls_takes_both_files_or_neither() {
+        assert_eq!(parse(&[]).resolve().unwrap().tls, None);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pipelog.toml");
+        std::fs::write(
+            &file,
+            "tls_cert = \"/etc/tls/chain.pem\"\ntls_key = \"/etc/tls/key.pem\"\n",
+        )
+        .unwrap();
+        let config = file.to_str().unwrap();
+        let from_file = parse(&["--config", config]).resolve().unwrap();
+        assert_eq!(
+            from_file.tls,
+            Some(TlsFiles {
+                certificate: PathBuf::from("/etc/tls/chain.pem"),
+                key: PathBuf::from("/etc/tls/key.pem"),
+            })
+        );
+        let flagged = parse(&["--config", config, "--tls-key", "other.pem"])
+            .resolve()
+            .unwrap();
+        assert_eq!(flagged.tls.unwrap().key, PathBuf::from("other.pem"));
+
+        let error = parse(&["--tls-cert", "chain.pem"]).resolve().unwrap_err();
+        let text = format!("{error:#}");
+        assert!(
+            text.contains("--tls-cert is given without --tls-key"),
+            "{text}"
+        );
+        let error = parse(&["--tls-key", "key.pem"]).resolve().unwrap_err();
+        let text = format!("{error:#}");
+        assert!(
+            text.contains("--tls-key is given without --tls-cert"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use pipelog_core::api_key::RateLimit;
 use pipelog_core::audit_digest::DigestKey;
 
 use crate::signed_url::UrlSigningKey;
+use crate::tls::TlsConfig;
 
 /// Settings of a running server (the store's own are in `pipelog_store`).
 #[derive(Clone, Debug)]
@@ -29,8 +30,11 @@ pub struct ServerConfig {
     /// The secret download links are signed with. `pipelog serve` keeps it in the data dir.
     pub url_signing_key: UrlSigningKey,
     /// The address clients reach this server at, for the links it hands out
-    /// (`https://logs.example.com`); when absent, `http://` and the request's `Host`.
+    /// (`https://logs.example.com`); when absent, `http://` (`https://` with `tls`) and the
+    /// request's `Host`.
     pub public_url: Option<String>,
+    /// The certificate and key to serve HTTPS with; `None`: plain HTTP.
+    pub tls: Option<TlsConfig>,
     /// Days of execution logs an account keeps unless it says otherwise; `None`: forever.
     pub default_log_retention_days: Option<u32>,
     /// How long an export's token answers, and its download link works, once issued.
@@ -58,6 +62,7 @@ impl Default for ServerConfig {
             exports_dir: std::env::temp_dir().join("pipelog-exports"),
             url_signing_key: UrlSigningKey::generate(),
             public_url: None,
+            tls: None,
             default_log_retention_days: None,
             export_lifetime: Duration::from_secs(60 * 60),
             maintenance_interval: Duration::from_secs(60),

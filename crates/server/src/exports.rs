@@ -61,7 +61,12 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
         .and_then(|host| host.to_str().ok())
         .filter(|host| !host.is_empty() && host.bytes().all(|b| b.is_ascii_graphic() && b != b'/'))
         .unwrap_or("localhost");
-    format!("http://{host}")
+    let scheme = if state.config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
 }
 
 /// A link to an export's file, signed to work for `valid_for` without a key.

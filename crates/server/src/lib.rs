@@ -3,9 +3,10 @@
 //! [`run`] serves a bound listener until a shutdown future resolves, then drains in-flight
 //! requests. Every write a handler acknowledges was committed by the store before the
 //! handler answered, so once `run` returns nothing accepted is left to flush; the caller
-//! then closes the store.
+//! then closes the store. With [`ServerConfig::tls`] set, it serves HTTPS.
 
 mod config;
+mod tls;
 mod signed_url;
 mod error;
 mod request_context;
@@ -32,6 +33,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::middleware;
+use axum::serve::Listener;
 use pipelog_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -39,6 +41,7 @@ use tokio::sync::watch;
 pub use config::ServerConfig;
 use error::ApiError;
 pub use signed_url::UrlSigningKey;
+pub use tls::{TlsConfig, TlsError};
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -54,8 +57,9 @@ pub(crate) struct AppState {
     metrics: Arc<metrics::Metrics>,
 }
 
-/// Serves `listener` until `shutdown` resolves, then stops taking connections, lets
-/// in-flight requests finish (up to `config.shutdown_grace`) and returns.
+/// Serves `listener` (over TLS when `config.tls` is set) until `shutdown` resolves, then
+/// stops taking connections, lets in-flight requests finish (up to `config.shutdown_grace`)
+/// and returns.
 pub async fn run(
     listener: TcpListener,
     store: Arc<dyn Store>,
@@ -66,6 +70,7 @@ pub async fn run(
     let stop = Arc::new(stop);
     let stop_on_signal = Arc::clone(&stop);
     let grace = config.shutdown_grace;
+    let tls = config.tls.clone();
     let state = AppState {
         auth: Arc::new(auth::Authenticator::new(Arc::clone(&store), &config)),
         store,
@@ -76,22 +81,18 @@ pub async fn run(
         metrics: Arc::default(),
     };
     let background = maintenance::spawn(&state);
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+    let app = router(state);
+    let shutdown = async move {
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stop_on_signal.send(true);
-    });
-    let mut stopping = stopping;
-    let overdue = async move {
-        let _ = stopping.wait_for(|stopping| *stopping).await;
-        tokio::time::sleep(grace).await;
     };
-    let served = tokio::select! {
-        served = server => served,
-        () = overdue => {
-            tracing::warn!(grace_secs = grace.as_secs(), "requests still open after the grace period; dropping them");
-            Ok(())
+    let served = match tls {
+        Some(tls) => {
+            let listener = tls::TlsListener::new(listener, tls);
+            serve_and_drain(listener, app, shutdown, stopping, grace).await
         }
+        None => serve_and_drain(listener, app, shutdown, stopping, grace).await,
     };
     // Whatever ended the server ends the background work too; wait for it to stop.
     let _ = stop.send(true);
@@ -99,6 +100,32 @@ pub async fn run(
         let _ = task.await;
     }
     served
+}
+
+/// Serves until `shutdown` resolves, then waits for in-flight requests, up to `grace` after
+/// `stopping` turned true.
+async fn serve_and_drain<L>(
+    listener: L,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    mut stopping: watch::Receiver<bool>,
+    grace: std::time::Duration,
+) -> std::io::Result<()>
+where
+    L: Listener<Addr = std::net::SocketAddr>,
+{
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    let overdue = async move {
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server => served,
+        () = overdue => {
+            tracing::warn!(grace_secs = grace.as_secs(), "requests still open after the grace period; dropping them");
+            Ok(())
+        }
+    }
 }
 
 /// The whole HTTP surface.

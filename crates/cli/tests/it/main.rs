@@ -10,3 +10,4 @@ mod keys;
 mod large;
 mod settings;
 mod signals;
+mod tls;
