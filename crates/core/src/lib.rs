@@ -21,5 +21,6 @@ pub mod export;
 pub mod operating;
 pub mod operating_stats;
 pub mod gantt;
+pub mod idempotency;
 #[cfg(feature = "openapi")]
 pub mod openapi;

@@ -25,6 +25,7 @@ mod operating;
 mod lineage;
 mod otlp;
 mod native;
+mod idempotency;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,6 +43,14 @@ pub use config::ServerConfig;
 use error::ApiError;
 pub use signed_url::UrlSigningKey;
 pub use tls::{TlsConfig, TlsError};
+// The ingest routes' decoders (request bytes to core values, no store or HTTP between):
+// public for the fuzz targets in `fuzz/`, not part of the API.
+#[doc(hidden)]
+pub use data_factory::decode_data_factory_log;
+#[doc(hidden)]
+pub use native::logs::decode_append_body;
+#[doc(hidden)]
+pub use otlp::{PlacedRecords, decode_export};
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -138,6 +147,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(lineage::router())
         .merge(otlp::router())
         .merge(native::router())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::replay_or_run,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -1,10 +1,13 @@
 //! Work the server does in the background: removing deleted and expired log rows, expiring
-//! old logs, building exports, and removing expired exports. Each runs until the server
+//! old logs, building exports, removing expired exports, and forgetting idempotency keys
+//! past their window. Each runs until the server
 //! stops; those that wait can be woken early.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use pipelog_core::idempotency::IDEMPOTENCY_WINDOW_MS;
+use pipelog_core::time::UtcTime;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -43,6 +46,7 @@ pub(crate) fn spawn(state: &AppState) -> Vec<JoinHandle<()>> {
         tokio::spawn(expire(state.clone())),
         tokio::spawn(build_exports(state.clone())),
         tokio::spawn(remove_expired_exports(state.clone())),
+        tokio::spawn(forget_idempotency_keys(state.clone())),
     ]
 }
 
@@ -172,6 +176,32 @@ async fn remove_expired_exports(state: AppState) {
                 }
             }
             Err(error) => tracing::warn!(%error, "listing expired exports failed"),
+        }
+        if !pause(&mut stopping, None, state.config.maintenance_interval).await {
+            return;
+        }
+    }
+}
+
+/// Idempotency keys forgotten per commit.
+const FORGET_BATCH: usize = 1_000;
+
+async fn forget_idempotency_keys(state: AppState) {
+    let mut stopping = state.stopping.clone();
+    loop {
+        let cutoff = UtcTime::now().unix_millis() - IDEMPOTENCY_WINDOW_MS;
+        if let Some(before) = UtcTime::from_unix_millis(cutoff) {
+            // Batch after batch, while batches come back full.
+            loop {
+                match state.store.expire_idempotency_keys(before, FORGET_BATCH).await {
+                    Ok(removed) if removed as usize == FORGET_BATCH => {}
+                    Ok(_) => break,
+                    Err(error) => {
+                        tracing::warn!(%error, "forgetting old idempotency keys failed");
+                        break;
+                    }
+                }
+            }
         }
         if !pause(&mut stopping, None, state.config.maintenance_interval).await {
             return;

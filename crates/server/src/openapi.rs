@@ -10,7 +10,10 @@
 use std::sync::LazyLock;
 
 use axum::Router;
-use utoipa::openapi::path::Operation;
+use pipelog_core::idempotency::IdempotencyKey;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::Required;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -153,29 +156,73 @@ impl Modify for Common {
             if PUBLIC_PATHS.contains(&path.as_str()) {
                 continue;
             }
-            for (_, operation) in operations(item) {
+            for (method, operation) in operations(item) {
                 operation.security = Some(requirements.clone());
                 for (status, description) in COMMON_ERRORS {
-                    if operation.responses.responses.contains_key(*status) {
-                        continue;
-                    }
-                    let response = ResponseBuilder::new()
-                        .description(*description)
-                        .content(
-                            "application/json",
-                            ContentBuilder::new()
-                                .schema(Some(Ref::from_schema_name("ErrorResponse")))
-                                .build(),
-                        )
-                        .build();
-                    operation
-                        .responses
-                        .responses
-                        .insert((*status).to_owned(), response.into());
+                    add_error(operation, status, description);
+                }
+                if matches!(method, "post" | "put" | "patch" | "delete") {
+                    idempotent(operation);
                 }
             }
         }
     }
+}
+
+/// Adds an error answer with the `ErrorResponse` body, unless the operation describes its
+/// own answer with that status.
+fn add_error(operation: &mut Operation, status: &str, description: &str) {
+    if operation.responses.responses.contains_key(status) {
+        return;
+    }
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorResponse")))
+                .build(),
+        )
+        .build();
+    operation
+        .responses
+        .responses
+        .insert(status.to_owned(), response.into());
+}
+
+/// Every write takes an `Idempotency-Key` (crate::idempotency).
+fn idempotent(operation: &mut Operation) {
+    let parameter = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Names this write (1 to 255 printable ASCII characters): a retry with the same key \
+             within 24 hours gets the first answer again, with `Idempotent-Replayed: true`, \
+             and writes nothing twice.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(IdempotencyKey::MAX_LEN)),
+        ))
+        .build();
+    operation
+        .parameters
+        .get_or_insert_with(Vec::new)
+        .push(parameter.into());
+    add_error(
+        operation,
+        "409",
+        "The request's Idempotency-Key is held by an attempt still being answered (or whose \
+         answer was lost in a restart), or the current state forbids the request.",
+    );
+    add_error(
+        operation,
+        "422",
+        "The Idempotency-Key was used for another request in the last 24 hours.",
+    );
 }
 
 fn operations(

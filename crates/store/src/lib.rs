@@ -7,7 +7,10 @@
 //! found. Every write is committed before its call returns.
 
 mod error;
+pub mod idempotency;
 pub mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use pipelog_core::api_key::{ApiKey, KeyHash, NewApiKey};
@@ -15,6 +18,7 @@ use pipelog_core::audit::{AuditEntry, AuditId, ChainHash, NewAuditEntry};
 use pipelog_core::execution::{Execution, ExecutionStatus, FinalStatus, LaunchExecution};
 use pipelog_core::export::{ExportFormat, ExportJob, ExportStatus, ExportToken};
 use pipelog_core::find_query::FindQuery;
+use pipelog_core::idempotency::IdempotencyKey;
 use pipelog_core::ids::{AccountId, AccountName, Cid, ExecutionId, JobKey, KeyId};
 use pipelog_core::ids::{AgentId, OperatingItemId, OperationId, SourceId};
 use pipelog_core::log_entry::{LogEntry, LogLine};
@@ -27,6 +31,7 @@ use pipelog_core::time::UtcTime;
 use tokio::sync::watch;
 
 pub use error::StoreError;
+use idempotency::{IdempotencyRecord, IdempotencyScope, RecordedAnswer};
 
 /// Whose keys a key-management call may see and change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -450,6 +455,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn expired_exports(&self, limit: usize) -> Result<Vec<ExportJob>, StoreError>;
 
     async fn delete_export(&self, token: ExportToken) -> Result<(), StoreError>;
+
+    /// The claim on `key` by `api_key`, if one was made within the idempotency window.
+    async fn idempotency_record(
+        &self,
+        account: AccountId,
+        api_key: KeyId,
+        key: IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Keeps the answer of the attempt `scope` ran, whose writes claimed its key.
+    async fn record_idempotent_answer(
+        &self,
+        scope: &Arc<IdempotencyScope>,
+        answer: RecordedAnswer,
+    ) -> Result<(), StoreError>;
+
+    /// Forgets up to `limit` claims made before `before`; returns how many.
+    async fn expire_idempotency_keys(
+        &self,
+        before: UtcTime,
+        limit: usize,
+    ) -> Result<u64, StoreError>;
 
     /// Records an audit entry on its account's chain. An entry whose id the account has
     /// already recorded is a retry: the same content returns the first entry, other

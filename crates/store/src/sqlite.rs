@@ -15,13 +15,14 @@ mod logs;
 mod audit;
 mod exports;
 mod operating;
+mod idempotency;
 
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ use pipelog_core::audit::{AuditEntry, NewAuditEntry};
 use pipelog_core::execution::{Execution, FinalStatus, LaunchExecution};
 use pipelog_core::export::{ExportJob, ExportToken};
 use pipelog_core::find_query::FindQuery;
+use pipelog_core::idempotency::IdempotencyKey;
 use pipelog_core::ids::{AccountId, AccountName, Cid, ExecutionId, JobKey, KeyId};
 use pipelog_core::ids::{OperatingItemId, OperationId};
 use pipelog_core::log_entry::LogLine;
@@ -49,6 +51,7 @@ use crate::{
     OperatingQuery, OperationWindow, RecordedAudit, ReportedRun, Store, StoreError, StoreStats,
     TrackedRun, Written,
 };
+use crate::idempotency::{IdempotencyRecord, IdempotencyScope, RecordedAnswer};
 use readers::Readers;
 use writer::Writer;
 
@@ -603,6 +606,40 @@ impl Store for SqliteStore {
     async fn delete_export(&self, token: ExportToken) -> Result<(), StoreError> {
         self.writer
             .barrier(move |connection, _| exports::delete(connection, token))
+            .await
+    }
+
+    async fn idempotency_record(
+        &self,
+        account: AccountId,
+        api_key: KeyId,
+        key: IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.readers
+            .read(move |connection| {
+                idempotency::record(connection, account, api_key, &key, UtcTime::now())
+            })
+            .await
+    }
+
+    async fn record_idempotent_answer(
+        &self,
+        scope: &Arc<IdempotencyScope>,
+        answer: RecordedAnswer,
+    ) -> Result<(), StoreError> {
+        let scope = Arc::clone(scope);
+        self.writer
+            .barrier(move |connection, _| idempotency::answer(connection, &scope, &answer))
+            .await
+    }
+
+    async fn expire_idempotency_keys(
+        &self,
+        before: UtcTime,
+        limit: usize,
+    ) -> Result<u64, StoreError> {
+        self.writer
+            .barrier(move |connection, _| idempotency::expire(connection, before, limit))
             .await
     }
 

@@ -59,21 +59,24 @@ struct Acknowledged {
 
 type Shared = Arc<Mutex<Acknowledged>>;
 
-/// One client's stream of writes until the server stops answering. Each request carries
-/// unique texts, so a doubled write is seen after the restart.
-async fn client(
-    base: String,
+/// A write a client sent: what it was, and the key that makes its retry safe.
+#[derive(Clone, Debug)]
+struct Write {
     kind: &'static str,
-    name: String,
-    targets: Vec<String>,
-    acknowledged: Shared,
-) {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    for n in 0u64.. {
+    path: String,
+    body: Value,
+    /// Unique in the run: the client's name and the write's number.
+    tag: String,
+    /// The operation an item write goes to.
+    operation: Option<String>,
+}
+
+impl Write {
+    /// The `n`th write of client `name`. Each carries unique texts, so a doubled write is
+    /// seen after the restart.
+    fn new(kind: &'static str, name: &str, n: u64, targets: &[String]) -> Write {
         let tag = format!("{name}-{n}");
+        let mut operation = None;
         let (path, body) = match kind {
             "lines" => {
                 let execution = &targets[n as usize % targets.len()];
@@ -96,10 +99,10 @@ async fn client(
                 }),
             ),
             "items" => {
-                let operation = &targets[0];
+                let id = targets[0].clone();
                 let item = |suffix: &str| {
                     json!({
-                        "operationId": operation,
+                        "operationId": id,
                         "operationType": "ConsumeData",
                         "activityType": "ProcessingResult",
                         "severity": "Info",
@@ -108,7 +111,8 @@ async fn client(
                         "sourceId": "33333333-0000-4000-8000-000000000001",
                     })
                 };
-                if n % 2 == 0 {
+                operation = Some(id.clone());
+                if n.is_multiple_of(2) {
                     ("/api/v1/OperatingLogs".to_owned(), item(""))
                 } else {
                     (
@@ -123,44 +127,62 @@ async fn client(
             ),
             other => panic!("no client kind {other}"),
         };
-        let Ok(response) = http
-            .post(format!("{base}{path}"))
+        Write {
+            kind,
+            path,
+            body,
+            tag,
+            operation,
+        }
+    }
+
+    /// Sends the write with its tag as `Idempotency-Key`.
+    async fn send(&self, http: &reqwest::Client, base: &str) -> Sent {
+        let sent = http
+            .post(format!("{base}{}", self.path))
             .header("X-Api-Key", CHOSEN_KEY)
-            .json(&body)
+            .header("Idempotency-Key", &self.tag)
+            .json(&self.body)
             .send()
-            .await
-        else {
-            return;
+            .await;
+        let Ok(response) = sent else {
+            return Sent::Lost;
         };
         let status = response.status();
-        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
-            continue;
-        }
-        // The kill may cut the answer short: only a whole answer counts as acknowledged.
+        let replayed = response.headers().contains_key("idempotent-replayed");
+        // The kill may cut the answer short: only a whole answer counts.
         let Ok(answer) = response.json::<Value>().await else {
-            return;
+            return Sent::Lost;
         };
-        assert!(status.is_success(), "{path}: {status} {answer}");
-        let mut acknowledged = acknowledged.lock().unwrap();
-        match kind {
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => Sent::Refused,
+            StatusCode::CONFLICT => Sent::AppliedAnswerLost,
+            status if status.is_success() => Sent::Acknowledged { answer, replayed },
+            status => panic!("{}: {status} {answer}", self.path),
+        }
+    }
+
+    /// Notes what the server acknowledged.
+    fn acknowledged(&self, answer: Option<&Value>, acknowledged: &mut Acknowledged) {
+        match self.kind {
             "lines" => {
-                let execution = path.split('/').nth(3).unwrap().to_owned();
-                let messages = body.as_array().unwrap().iter();
+                let execution = self.path.split('/').nth(3).unwrap().to_owned();
+                let messages = self.body.as_array().unwrap().iter();
                 acknowledged
                     .lines
                     .entry(execution)
                     .or_default()
                     .extend(messages.map(|line| line["message"].as_str().unwrap().to_owned()));
             }
-            "audit" => acknowledged.audit.push(tag),
+            "audit" => acknowledged.audit.push(self.tag.clone()),
             "items" => {
-                let items = match body {
-                    Value::Array(items) => items,
-                    item => vec![item],
+                let items = match &self.body {
+                    Value::Array(items) => items.clone(),
+                    item => vec![item.clone()],
                 };
                 acknowledged
                     .items
-                    .entry(targets[0].clone())
+                    .entry(self.operation.clone().unwrap())
                     .or_default()
                     .extend(
                         items
@@ -168,11 +190,98 @@ async fn client(
                             .map(|item| item["message"].as_str().unwrap().to_owned()),
                     );
             }
+            // Launched, but without the answer the harness cannot tell which execution.
             _ => acknowledged
                 .executions
-                .push(answer["id"].as_str().unwrap().to_owned()),
+                .extend(answer.map(|answer| answer["id"].as_str().unwrap().to_owned())),
         }
     }
+}
+
+enum Sent {
+    Acknowledged {
+        answer: Value,
+        /// The answer of an earlier attempt, answered again.
+        replayed: bool,
+    },
+    /// 503 or 429: nothing written, try again.
+    Refused,
+    /// 409 on a retry: the first attempt's writes committed, its answer was lost.
+    AppliedAnswerLost,
+    /// No whole answer: the server was killed.
+    Lost,
+}
+
+/// One client's stream of writes until the server stops answering; returns the write
+/// that was in flight then, to be retried after the restart.
+async fn client(
+    base: String,
+    kind: &'static str,
+    name: String,
+    targets: Vec<String>,
+    acknowledged: Shared,
+) -> Option<Write> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    for n in 0u64.. {
+        let write = Write::new(kind, &name, n, &targets);
+        loop {
+            match write.send(&http, &base).await {
+                Sent::Acknowledged { answer, .. } => {
+                    write.acknowledged(Some(&answer), &mut acknowledged.lock().unwrap());
+                    break;
+                }
+                Sent::Refused => continue,
+                Sent::AppliedAnswerLost => panic!("{}: 409 on a first attempt", write.path),
+                Sent::Lost => return Some(write),
+            }
+        }
+    }
+    None
+}
+
+/// How the retries of the writes a kill cut short were answered.
+#[derive(Clone, Copy, Debug, Default)]
+struct Retried {
+    /// Applied before the kill, answered again from the kept answer.
+    replayed: u32,
+    /// Applied before the kill, which came before the answer was kept: 409.
+    answer_lost: u32,
+    /// Not applied before the kill: applied now.
+    applied: u32,
+}
+
+/// Retries, with their keys, the writes the kill cut short. Each was applied once or not
+/// at all; now it is applied, exactly once.
+async fn retry(base: &str, writes: Vec<Write>, acknowledged: &Shared) -> Retried {
+    let http = reqwest::Client::new();
+    let mut retried = Retried::default();
+    for write in writes {
+        loop {
+            let sent = write.send(&http, base).await;
+            let mut acknowledged = acknowledged.lock().unwrap();
+            match sent {
+                Sent::Acknowledged { answer, replayed } => {
+                    write.acknowledged(Some(&answer), &mut acknowledged);
+                    *(if replayed {
+                        &mut retried.replayed
+                    } else {
+                        &mut retried.applied
+                    }) += 1;
+                }
+                Sent::AppliedAnswerLost => {
+                    write.acknowledged(None, &mut acknowledged);
+                    retried.answer_lost += 1;
+                }
+                Sent::Refused => continue,
+                Sent::Lost => panic!("{}: the restarted server did not answer", write.path),
+            }
+            break;
+        }
+    }
+    retried
 }
 
 /// GETs `path` with the chosen key; the answer must be 200.
@@ -354,6 +463,7 @@ async fn kill_and_restart(dir: &Path, rounds: u32, seed: u64) {
         .unwrap()
         .executions
         .extend(lasting.clone());
+    let mut all_retried = Retried::default();
     for round in 0..rounds {
         let fresh = launch(&http, &server, "crash-round").await;
         let launched_since = {
@@ -387,12 +497,17 @@ async fn kill_and_restart(dir: &Path, rounds: u32, seed: u64) {
         tokio::time::sleep(writing).await;
         let exit = server.kill();
         assert!(!exit.success(), "SIGKILL cannot exit cleanly, got {exit}");
+        let mut cut_short = Vec::new();
         for client in clients {
-            client.await.unwrap();
+            cut_short.extend(client.await.unwrap());
         }
         let restarting = Instant::now();
         server = Server::start(dir, &[], &[KEY]);
         let checking = Instant::now();
+        let retried = retry(&server.base, cut_short, &acknowledged).await;
+        all_retried.replayed += retried.replayed;
+        all_retried.answer_lost += retried.answer_lost;
+        all_retried.applied += retried.applied;
         let scope = Scope::Round {
             executions: &written,
             operations: &operations,
@@ -401,7 +516,7 @@ async fn kill_and_restart(dir: &Path, rounds: u32, seed: u64) {
         let snapshot = acknowledged.lock().unwrap().clone();
         let checked = check(&server, &snapshot, scope).await;
         eprintln!(
-            "crash harness: round {} of {rounds}: killed after {writing:?}, restarted in {:?}; {checked} acknowledged writes checked",
+            "crash harness: round {} of {rounds}: killed after {writing:?}, restarted in {:?}; retried {retried:?}; {checked} acknowledged writes checked",
             round + 1,
             checking - restarting,
         );
@@ -410,7 +525,7 @@ async fn kill_and_restart(dir: &Path, rounds: u32, seed: u64) {
     let checked = check(&server, &snapshot, Scope::Everything).await;
     assert!(server.terminate().success());
     eprintln!(
-        "crash harness: {rounds} rounds survived, {checked} acknowledged writes checked, in {:.1?}",
+        "crash harness: {rounds} rounds survived, {checked} acknowledged writes checked, cut-short writes retried: {all_retried:?}, in {:.1?}",
         started.elapsed()
     );
 }

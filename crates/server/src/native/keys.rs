@@ -5,6 +5,7 @@
 //! no permission it lacks, no looser rate limit than its own.
 
 use axum::Router;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, post};
@@ -22,6 +23,7 @@ use super::views::{CreatedKeyView, KeyView, ListView};
 use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
+use crate::idempotency::NotReplayable;
 use crate::extract::{JsonBody, PathParam, QueryParams};
 use crate::openapi::ErrorResponse;
 use crate::response::Json;
@@ -73,7 +75,7 @@ pub(crate) async fn create_key(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(body): JsonBody<CreateKeyBody>,
-) -> Result<(StatusCode, Json<CreatedKeyView>), ApiError> {
+) -> Result<(StatusCode, Extension<NotReplayable>, Json<CreatedKeyView>), ApiError> {
     let account = body
         .account
         .unwrap_or_else(|| principal.account_name().clone());
@@ -132,13 +134,16 @@ pub(crate) async fn create_key(
         )
         .await?;
     tracing::info!(key_id = %key.id, account = %key.account, by = %principal.key().id, "key created");
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedKeyView {
-            view: KeyView::from(key),
-            key: secret.reveal().to_owned(),
-        }),
-    ))
+    // A retry with the same Idempotency-Key must not see the secret: it is kept nowhere.
+    let refusal = NotReplayable(format!(
+        "the key {} was created by the first request with this Idempotency-Key, and its secret shown only then; if it was lost, revoke that key and create another",
+        key.id
+    ));
+    let created = Json(CreatedKeyView {
+        view: KeyView::from(key),
+        key: secret.reveal().to_owned(),
+    });
+    Ok((StatusCode::CREATED, Extension(refusal), created))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

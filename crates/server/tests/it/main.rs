@@ -24,3 +24,4 @@ mod metrics;
 mod lineage;
 mod otlp;
 mod openapi;
+mod idempotency;

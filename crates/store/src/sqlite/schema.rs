@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_execution_logs.sql"),
     include_str!("migrations/0004_operating_logs.sql"),
     include_str!("migrations/0005_log_attributes.sql"),
+    include_str!("migrations/0006_idempotency.sql"),
 ];
 
 /// Brings the store's schema up to date. Safe when two processes open one store at once:

@@ -15,6 +15,8 @@ use pipelog_core::time::UtcTime;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::idempotency;
+use crate::idempotency::IdempotencyScope;
 use crate::{CountHistogram, StoreError};
 
 /// At most this many writes go into one group commit...
@@ -213,6 +215,15 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection, UtcTime) -> Result<T, StoreError> + Send + 'static,
     {
+        // A write of a request with an Idempotency-Key claims the key in its own savepoint.
+        let scope = IdempotencyScope::current();
+        let claiming = scope.clone();
+        let op = move |connection: &Connection, now| {
+            if let Some(scope) = &claiming {
+                idempotency::claim(connection, scope, now)?;
+            }
+            op(connection, now)
+        };
         let (reply, answer) = oneshot::channel();
         let write = QueuedWrite {
             group,
@@ -225,7 +236,11 @@ impl Writer {
                 mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
                 mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
             })?;
-        answer.await.unwrap_or(Err(StoreError::Closed))
+        let outcome = answer.await.unwrap_or(Err(StoreError::Closed));
+        if let (Some(scope), Ok(_)) = (&scope, &outcome) {
+            scope.mark_written();
+        }
+        outcome
     }
 
     /// Commits everything queued before this call, then stops the thread. Writes queued

@@ -1,0 +1,294 @@
+//! `Idempotency-Key` on writes: a retry gets the first answer and writes nothing twice; a
+//! key reused for another request is refused; a key whose first attempt committed but kept
+//! no answer is never applied again.
+
+use futures_util::future::join_all;
+use pipelog_core::execution::{ActionOrigin, LaunchExecution};
+use pipelog_core::idempotency::{IdempotencyKey, RequestFingerprint};
+use pipelog_core::ids::{AccountName, JobKey, KeyId};
+use pipelog_core::job::JobSpec;
+use pipelog_core::time::UtcTime;
+use pipelog_store::Store;
+use pipelog_store::idempotency::IdempotencyScope;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::app::{ADMIN_KEY, TestApp, expect_error, expect_status};
+
+async fn post_with_key(
+    app: &TestApp,
+    path: &str,
+    key: &str,
+    idempotency: &str,
+    body: &Value,
+) -> Response {
+    app.request(Method::POST, path, key)
+        .header("Idempotency-Key", idempotency)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn replayed(response: &Response) -> bool {
+    response
+        .headers()
+        .get("idempotent-replayed")
+        .is_some_and(|value| value == "true")
+}
+
+/// Executions of `job` the key's account has.
+async fn executions_of(app: &TestApp, key: &str, job: &str) -> usize {
+    let listed = expect_status(
+        app.get(&format!("/v1/executions?jobKey={job}&limit=100"), key)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    listed["data"].as_array().unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_gets_the_first_answer_and_writes_nothing_twice() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let launch = json!({"jobKey": "nightly"});
+
+    let first = post_with_key(&app, "/v1/executions", &key, "launch-1", &launch).await;
+    assert!(!replayed(&first));
+    let location = first.headers().get("location").cloned();
+    let first = expect_status(first, StatusCode::CREATED).await;
+    let again = post_with_key(&app, "/v1/executions", &key, "\"launch-1\"", &launch).await;
+    assert!(replayed(&again), "a replay says so");
+    assert_eq!(again.headers().get("location").cloned(), location);
+    assert_eq!(
+        again.headers()["content-type"],
+        "application/json",
+        "the first answer's type"
+    );
+    let again = expect_status(again, StatusCode::CREATED).await;
+    assert_eq!(again, first, "the first answer, byte for byte");
+    assert_eq!(executions_of(&app, &key, "nightly").await, 1);
+
+    // Lines: the retried batch is stored once.
+    let id = first["id"].as_str().unwrap();
+    let path = format!("/v1/executions/{id}/logs");
+    let lines = json!([{"message": "one"}, {"message": "two"}]);
+    let appended = expect_status(
+        post_with_key(&app, &path, &key, "lines-1", &lines).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let retried = post_with_key(&app, &path, &key, "lines-1", &lines).await;
+    assert!(replayed(&retried));
+    assert_eq!(expect_status(retried, StatusCode::CREATED).await, appended);
+    let page = expect_status(app.get(&path, &key).await, StatusCode::OK).await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+
+    // Without a key, the same request is a new request.
+    expect_status(
+        app.post("/v1/executions", &key, launch.clone()).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(executions_of(&app, &key, "nightly").await, 2);
+
+    // A key belongs to the API key that sent it: another key's "launch-1" is its own.
+    let other = app.full_key("acme").await;
+    let theirs = post_with_key(&app, "/v1/executions", &other, "launch-1", &launch).await;
+    assert!(!replayed(&theirs));
+    expect_status(theirs, StatusCode::CREATED).await;
+    assert_eq!(executions_of(&app, &key, "nightly").await, 3);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_reused_for_another_request_or_malformed_is_refused() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    expect_status(
+        post_with_key(&app, "/v1/executions", &key, "k", &json!({"jobKey": "a"})).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect_error(
+        post_with_key(&app, "/v1/executions", &key, "k", &json!({"jobKey": "b"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "header `Idempotency-Key`: `k` was used for another request",
+    )
+    .await;
+    assert_eq!(executions_of(&app, &key, "b").await, 0);
+
+    for (bad, problem) in [
+        ("", "must not be empty"),
+        (&"k".repeat(256) as &str, "must be at most 255 bytes long, got 256"),
+        ("a\"b", "must be printable ASCII characters"),
+    ] {
+        expect_error(
+            post_with_key(&app, "/v1/executions", &key, bad, &json!({"jobKey": "c"})).await,
+            StatusCode::BAD_REQUEST,
+            &format!("invalid header `Idempotency-Key`: {problem}"),
+        )
+        .await;
+    }
+    assert_eq!(executions_of(&app, &key, "c").await, 0);
+
+    // Reads ignore the header.
+    let read = app
+        .request(Method::GET, "/v1/executions", &key)
+        .header("Idempotency-Key", "")
+        .send()
+        .await
+        .unwrap();
+    expect_status(read, StatusCode::OK).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_request_keeps_no_answer_and_runs_again() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let id = app.launch_id(&key, "nightly").await;
+    let path = format!("/v1/executions/{id}/end");
+    let body = json!({"status": "COMPLETED"});
+    // Ending a queued execution that never started is allowed; ending it twice is not.
+    let ended = post_with_key(&app, &path, &key, "end-1", &body).await;
+    expect_status(ended, StatusCode::OK).await;
+    let conflict = post_with_key(&app, &path, &key, "end-2", &body).await;
+    assert_eq!(conflict.status(), StatusCode::CONFLICT);
+    // "end-2" wrote nothing, so it kept nothing: its retry runs (and is refused again).
+    let retried = post_with_key(&app, &path, &key, "end-2", &body).await;
+    assert!(!replayed(&retried));
+    assert_eq!(retried.status(), StatusCode::CONFLICT);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_keys_secret_is_never_answered_twice() {
+    let app = TestApp::spawn().await;
+    let body = json!({"account": "acme", "permissions": ["AUDIT_LOGS_READ"]});
+    let created = expect_status(
+        post_with_key(&app, "/v1/keys", ADMIN_KEY, "key-1", &body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let secret = created["key"].as_str().unwrap();
+    let retried = post_with_key(&app, "/v1/keys", ADMIN_KEY, "key-1", &body).await;
+    assert!(replayed(&retried));
+    let text = expect_error(
+        retried,
+        StatusCode::CONFLICT,
+        &format!(
+            "the key {} was created by the first request with this Idempotency-Key",
+            created["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert!(
+        !text.to_string().contains(secret),
+        "the secret is kept nowhere"
+    );
+    let database = rusqlite::Connection::open(app.store.path()).unwrap();
+    let kept: Vec<u8> = database
+        .query_row(
+            "SELECT coalesce(body, x'') FROM idempotency_keys",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&kept).contains(secret));
+    drop(database);
+    // One key was made.
+    let keys = expect_status(
+        app.get("/v1/keys?account=acme", ADMIN_KEY).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(keys["data"].as_array().unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_attempts_with_one_key_write_once() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let launch = json!({"jobKey": "raced"});
+    let attempts = (0..12).map(|_| post_with_key(&app, "/v1/executions", &key, "race", &launch));
+    let mut ids = Vec::new();
+    for response in join_all(attempts).await {
+        match response.status() {
+            StatusCode::CREATED => {
+                let body: Value = response.json().await.unwrap();
+                ids.push(body["id"].as_str().unwrap().to_owned());
+            }
+            // Still being answered: a later retry gets the answer.
+            StatusCode::CONFLICT => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    ids.dedup();
+    assert!(ids.len() <= 1, "one execution answered: {ids:?}");
+    assert_eq!(executions_of(&app, &key, "raced").await, 1);
+    let settled = post_with_key(&app, "/v1/executions", &key, "race", &launch).await;
+    assert!(replayed(&settled));
+    expect_status(settled, StatusCode::CREATED).await;
+    app.stop().await;
+}
+
+/// The server stopped after an attempt's writes committed and before its answer was kept:
+/// the retry is told so, and nothing is written twice. Then, past the window, the key is
+/// forgotten and a retry is a new request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_without_an_answer_is_never_applied_again() {
+    let app = TestApp::spawn().await;
+    let created = app
+        .key_with_limit("acme", &["JOBS_EXECUTE", "JOBS_READ"], Some(0))
+        .await;
+    let key = created["key"].as_str().unwrap();
+    let body = r#"{"jobKey":"interrupted"}"#;
+    let acme = AccountName::parse("acme").unwrap();
+    let account = app.store.find_account(&acme).await.unwrap().unwrap();
+    let scope = IdempotencyScope::new(
+        account,
+        KeyId::parse(created["id"].as_str().unwrap()).unwrap(),
+        IdempotencyKey::parse("lost").unwrap(),
+        RequestFingerprint::of("POST", "/v1/executions", body.as_bytes()),
+    );
+    let launch = LaunchExecution {
+        job: JobSpec::with_key(JobKey::parse("interrupted").unwrap()),
+        action_origin: ActionOrigin::Unknown,
+        input: Default::default(),
+        launched_by: None,
+    };
+    scope
+        .run(app.store.launch_execution(account, launch))
+        .await
+        .unwrap();
+    assert!(scope.wrote());
+
+    let retry = || async {
+        app.request(Method::POST, "/v1/executions", key)
+            .header("Idempotency-Key", "lost")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    };
+    expect_error(
+        retry().await,
+        StatusCode::CONFLICT,
+        "its writes stand and will not be applied again",
+    )
+    .await;
+    assert_eq!(executions_of(&app, key, "interrupted").await, 1);
+
+    let later = UtcTime::from_unix_millis(UtcTime::now().unix_millis() + 1).unwrap();
+    assert_eq!(
+        app.store.expire_idempotency_keys(later, 10).await.unwrap(),
+        1
+    );
+    expect_status(retry().await, StatusCode::CREATED).await;
+    assert_eq!(executions_of(&app, key, "interrupted").await, 2);
+    app.stop().await;
+}
