@@ -6,7 +6,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::post;
 use pipelog_core::ids::{AccountId, Cid, ExecutionId, JobKey};
 use pipelog_core::log_entry::{
@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, parse_json};
 use crate::openapi::ErrorResponse;
 use crate::response::Json;
 
@@ -81,6 +81,37 @@ fn cid_header(headers: &HeaderMap) -> Result<Cid, ApiError> {
     Cid::parse(text.trim()).map_err(|error| ApiError::invalid("header `cid`", error))
 }
 
+/// The line a request writes, with the correlation id of its execution and the job of
+/// that execution if it is new.
+fn place(headers: &HeaderMap, body: &CreateLogBody) -> Result<(Cid, JobKey, LogLine), ApiError> {
+    let cid = cid_header(headers)?;
+    let job_if_new = JobKey::parse(body.emitter_name.as_str())
+        .or_else(|_| JobKey::parse(UNNAMED_JOB))
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let line = LogLine {
+        message: body.message.clone(),
+        severity: body.severity.unwrap_or(Severity::Info),
+        message_type: body.message_type.unwrap_or(MessageType::Default),
+        emitter_name: Some(body.emitter_name.clone()),
+        event_correlation_id: Some(body.event_correlation_id.clone()),
+        timestamp: body.timestamp,
+        attributes: None,
+    };
+    Ok((cid, job_if_new, line))
+}
+
+/// What `POST /v1/data-factory/log` makes of a `cid` header and a body, before the store:
+/// the execution's correlation id, its job if it is new, and the line; or the message of
+/// the refusal. Public for the fuzz targets (`fuzz/`), not an API.
+#[doc(hidden)]
+pub fn decode_data_factory_log(cid: &[u8], body: &[u8]) -> Result<(Cid, JobKey, LogLine), String> {
+    let mut headers = HeaderMap::new();
+    let value = HeaderValue::from_bytes(cid).map_err(|error| error.to_string())?;
+    headers.insert("cid", value);
+    let body: CreateLogBody = parse_json(body, "body").map_err(|error| error.to_string())?;
+    place(&headers, &body).map_err(|error| error.to_string())
+}
+
 /// Writes one log line to the execution the `cid` header names; a cid the account has never
 /// seen creates a running execution of the job named like the emitter.
 #[utoipa::path(
@@ -100,21 +131,8 @@ pub(crate) async fn create_log(
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateLogBody>,
 ) -> Result<(StatusCode, Json<DataFactoryLog>), ApiError> {
-    let cid = cid_header(&headers)?;
-    let job_if_new = JobKey::parse(body.emitter_name.as_str())
-        .or_else(|_| JobKey::parse(UNNAMED_JOB))
-        .map_err(|error| ApiError::Internal(error.to_string()))?;
-    let severity = body.severity.unwrap_or(Severity::Info);
-    let message_type = body.message_type.unwrap_or(MessageType::Default);
-    let line = LogLine {
-        message: body.message.clone(),
-        severity,
-        message_type,
-        emitter_name: Some(body.emitter_name.clone()),
-        event_correlation_id: Some(body.event_correlation_id.clone()),
-        timestamp: body.timestamp,
-        attributes: None,
-    };
+    let (cid, job_if_new, line) = place(&headers, &body)?;
+    let (severity, message_type) = (line.severity, line.message_type);
     let appended = state
         .store
         .append_logs(

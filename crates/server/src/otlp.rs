@@ -10,6 +10,7 @@
 //! A record that cannot be placed is rejected alone, as a partial success; all the others
 //! are committed together before the answer.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
 
@@ -25,7 +26,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
-use pipelog_core::ids::{Cid, JobKey};
+use pipelog_core::ids::{Cid, JobKey, KeyId};
 use pipelog_core::log_entry::{
     EmitterName, EventCorrelationId, LogAttributes, LogLine, LogMessage, MessageType, Severity,
 };
@@ -169,53 +170,20 @@ pub(crate) async fn export(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    let encoding = match content_type.split(';').next().map(str::trim) {
-        Some("application/x-protobuf" | "application/protobuf") => Encoding::Protobuf,
-        Some("application/json") => Encoding::Json,
-        _ => {
-            return failure(
-                Encoding::Json,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!(
-                    "Content-Type must be application/x-protobuf or application/json, got {content_type:?}"
-                ),
-            );
-        }
+    let header_text =
+        |name: header::HeaderName| headers.get(name).and_then(|value| value.to_str().ok());
+    let content_type = header_text(header::CONTENT_TYPE).unwrap_or("");
+    let content_encoding = header_text(header::CONTENT_ENCODING).unwrap_or("identity");
+    let (encoding, request) = match decode_request(
+        content_type,
+        content_encoding,
+        &body,
+        state.config.max_body_bytes,
+    ) {
+        Ok(decoded) => decoded,
+        Err(refusal) => return failure(refusal.encoding, refusal.status, refusal.message),
     };
-    let max_bytes = state.config.max_body_bytes;
-    let body = match decompress(&headers, body, max_bytes) {
-        Ok(body) => body,
-        Err((status, message)) => return failure(encoding, status, message),
-    };
-    let request = match encoding {
-        Encoding::Protobuf => ExportLogsServiceRequest::decode(body.as_ref())
-            .map_err(|error| format!("invalid OTLP protobuf: {error}")),
-        Encoding::Json => serde_json::from_slice::<ExportLogsServiceRequest>(&body)
-            .map_err(|error| format!("invalid OTLP JSON: {error}")),
-    };
-    let request = match request {
-        Ok(request) => request,
-        Err(message) => return failure(encoding, StatusCode::BAD_REQUEST, message),
-    };
-    let records: usize = request
-        .resource_logs
-        .iter()
-        .flat_map(|resource| &resource.scope_logs)
-        .map(|scope| scope.log_records.len())
-        .sum();
-    if records > MAX_BATCH_ENTRIES {
-        return failure(
-            encoding,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("an export may hold at most {MAX_BATCH_ENTRIES} log records, got {records}"),
-        );
-    }
-
-    let (batches, mut rejected) = place_records(&request, &principal);
+    let (batches, mut rejected) = place_records(&request, Some(principal.key().id));
     let mut rejected_count: i64 = rejected.iter().map(|(count, _)| *count).sum();
     if !batches.is_empty() {
         let sizes: Vec<usize> = batches.iter().map(|(_, lines)| lines.len()).collect();
@@ -247,23 +215,76 @@ pub(crate) async fn export(
     success(encoding, &ExportLogsServiceResponse { partial_success })
 }
 
-/// The body, gunzipped if it says so, never larger than `max_bytes`.
-fn decompress(
-    headers: &HeaderMap,
-    body: Bytes,
+/// A body `POST /v1/logs` refuses whole: the status, the message, and the encoding to
+/// answer in.
+#[derive(Debug)]
+struct Refusal {
+    encoding: Encoding,
+    status: StatusCode,
+    message: String,
+}
+
+/// Decodes an export body as its `Content-Type` and `Content-Encoding` say, gunzipped
+/// within `max_bytes`, holding at most `MAX_BATCH_ENTRIES` records.
+fn decode_request(
+    content_type: &str,
+    content_encoding: &str,
+    body: &[u8],
     max_bytes: usize,
-) -> Result<Bytes, (StatusCode, String)> {
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("identity")
-        .trim()
-        .to_ascii_lowercase();
-    match encoding.as_str() {
-        "identity" | "" => Ok(body),
+) -> Result<(Encoding, ExportLogsServiceRequest), Refusal> {
+    let encoding = match content_type.split(';').next().map(str::trim) {
+        Some("application/x-protobuf" | "application/protobuf") => Encoding::Protobuf,
+        Some("application/json") => Encoding::Json,
+        _ => {
+            return Err(Refusal {
+                encoding: Encoding::Json,
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                message: format!(
+                    "Content-Type must be application/x-protobuf or application/json, got {content_type:?}"
+                ),
+            });
+        }
+    };
+    let refuse = |status, message| Refusal {
+        encoding,
+        status,
+        message,
+    };
+    let body = gunzip(content_encoding, body, max_bytes)
+        .map_err(|(status, message)| refuse(status, message))?;
+    let request = match encoding {
+        Encoding::Protobuf => ExportLogsServiceRequest::decode(body.as_ref())
+            .map_err(|error| format!("invalid OTLP protobuf: {error}")),
+        Encoding::Json => serde_json::from_slice::<ExportLogsServiceRequest>(&body)
+            .map_err(|error| format!("invalid OTLP JSON: {error}")),
+    }
+    .map_err(|message| refuse(StatusCode::BAD_REQUEST, message))?;
+    let records: usize = request
+        .resource_logs
+        .iter()
+        .flat_map(|resource| &resource.scope_logs)
+        .map(|scope| scope.log_records.len())
+        .sum();
+    if records > MAX_BATCH_ENTRIES {
+        return Err(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("an export may hold at most {MAX_BATCH_ENTRIES} log records, got {records}"),
+        ));
+    }
+    Ok((encoding, request))
+}
+
+/// The body, gunzipped if `content_encoding` says gzip, never larger than `max_bytes`.
+fn gunzip<'a>(
+    content_encoding: &str,
+    body: &'a [u8],
+    max_bytes: usize,
+) -> Result<Cow<'a, [u8]>, (StatusCode, String)> {
+    match content_encoding.trim().to_ascii_lowercase().as_str() {
+        "identity" | "" => Ok(Cow::Borrowed(body)),
         "gzip" => {
             let mut unzipped = Vec::new();
-            flate2::read::GzDecoder::new(body.as_ref())
+            flate2::read::GzDecoder::new(body)
                 .take(max_bytes as u64 + 1)
                 .read_to_end(&mut unzipped)
                 .map_err(|error| {
@@ -278,13 +299,33 @@ fn decompress(
                     format!("the body is larger than {max_bytes} bytes once gunzipped"),
                 ));
             }
-            Ok(Bytes::from(unzipped))
+            Ok(Cow::Owned(unzipped))
         }
         other => Err((
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("Content-Encoding must be gzip or none, got {other:?}"),
         )),
     }
+}
+
+/// The lines an export's records become, by execution, and the records rejected, by
+/// reason.
+#[doc(hidden)]
+pub type PlacedRecords = (Vec<(LogTarget, Vec<LogLine>)>, Vec<(i64, String)>);
+
+/// What `POST /v1/logs` makes of a body before the store: decoded as `content_type` and
+/// `content_encoding` say, each record placed (executions created by no key), or the
+/// message of the refusal. Public for the fuzz targets (`fuzz/`), not an API.
+#[doc(hidden)]
+pub fn decode_export(
+    content_type: &str,
+    content_encoding: &str,
+    body: &[u8],
+    max_bytes: usize,
+) -> Result<PlacedRecords, String> {
+    let (_, request) = decode_request(content_type, content_encoding, body, max_bytes)
+        .map_err(|refusal| refusal.message)?;
+    Ok(place_records(&request, None))
 }
 
 /// At most this many distinct reasons are named in a partial success's message.
@@ -301,13 +342,10 @@ fn rejection_message(rejected: &[(i64, String)]) -> String {
     reasons.join("; ")
 }
 
-/// Where each record goes: batches by execution (records in order within each), and the
-/// records that cannot go anywhere, counted by reason.
-#[allow(clippy::type_complexity)]
-fn place_records(
-    request: &ExportLogsServiceRequest,
-    principal: &Principal,
-) -> (Vec<(LogTarget, Vec<LogLine>)>, Vec<(i64, String)>) {
+/// Where each record goes: batches by execution (records in order within each; an
+/// execution created for them is launched by `launched_by`), and the records that cannot
+/// go anywhere, counted by reason.
+fn place_records(request: &ExportLogsServiceRequest, launched_by: Option<KeyId>) -> PlacedRecords {
     let mut batches: Vec<(LogTarget, Vec<LogLine>)> = Vec::new();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     let mut rejected: Vec<(i64, String)> = Vec::new();
@@ -328,7 +366,7 @@ fn place_records(
                                     LogTarget::Cid {
                                         cid,
                                         job_if_new: job,
-                                        launched_by: Some(principal.key().id),
+                                        launched_by,
                                     },
                                     Vec::new(),
                                 ));

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::routing::get;
 use pipelog_core::ids::ExecutionId;
 use pipelog_core::log_entry::{
@@ -224,6 +224,27 @@ fn parse_json_lines<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<T>, ApiErro
     Ok(items)
 }
 
+/// The lines of an append body: a JSON array, or NDJSON.
+fn decode_lines(format: BodyFormat, bytes: &[u8]) -> Result<Vec<LogLine>, ApiError> {
+    let entries: Vec<LogLineBody> = match format {
+        BodyFormat::Json => parse_json::<Batch<LogLineBody>>(bytes, "body")?.0,
+        BodyFormat::JsonLines => parse_json_lines(bytes)?,
+    };
+    Ok(entries.into_iter().map(LogLine::from).collect())
+}
+
+/// What `POST /v1/executions/{id}/logs` makes of a body sent as `content_type`, before
+/// the store: its lines, or the message of the refusal. Public for the fuzz targets
+/// (`fuzz/`), not an API.
+#[doc(hidden)]
+pub fn decode_append_body(content_type: &str, body: &[u8]) -> Result<Vec<LogLine>, String> {
+    let mut headers = HeaderMap::new();
+    let value = HeaderValue::from_str(content_type).map_err(|error| error.to_string())?;
+    headers.insert(header::CONTENT_TYPE, value);
+    let format = BodyFormat::of(&headers).map_err(|error| error.to_string())?;
+    decode_lines(format, body).map_err(|error| error.to_string())
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AppendedView {
@@ -256,11 +277,7 @@ pub(crate) async fn append(
     let id = execution_id(&id)?;
     let format = BodyFormat::of(request.headers())?;
     let bytes = body_bytes(request, &state).await?;
-    let entries: Vec<LogLineBody> = match format {
-        BodyFormat::Json => parse_json::<Batch<LogLineBody>>(&bytes, "body")?.0,
-        BodyFormat::JsonLines => parse_json_lines(&bytes)?,
-    };
-    let lines: Vec<LogLine> = entries.into_iter().map(LogLine::from).collect();
+    let lines = decode_lines(format, &bytes)?;
     let appended = state
         .store
         .append_logs(principal.account(), LogTarget::Execution(id), lines)
