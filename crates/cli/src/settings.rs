@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes [default: 10485760].
     #[arg(long, env = "PIPELOG_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Request bodies held in memory at once, in bytes; past it, writes get 503
+    /// [default: 268435456].
+    #[arg(long, env = "PIPELOG_MAX_INFLIGHT_BYTES", value_name = "BYTES")]
+    pub max_inflight_bytes: Option<usize>,
     /// Seconds shutdown waits for in-flight requests [default: 30].
     #[arg(long, env = "PIPELOG_SHUTDOWN_GRACE", value_name = "SECONDS")]
     pub shutdown_grace: Option<u64>,
@@ -96,6 +100,7 @@ struct FileSettings {
     durability: Option<DurabilityChoice>,
     default_rate_limit: Option<u32>,
     max_body_bytes: Option<usize>,
+    max_inflight_bytes: Option<usize>,
     shutdown_grace: Option<u64>,
     log: Option<String>,
     log_format: Option<LogFormat>,
@@ -180,6 +185,10 @@ impl ServeArgs {
                 .max_body_bytes
                 .or(file.max_body_bytes)
                 .unwrap_or(defaults.max_body_bytes),
+            max_inflight_bytes: self
+                .max_inflight_bytes
+                .or(file.max_inflight_bytes)
+                .unwrap_or(defaults.max_inflight_bytes),
             shutdown_grace: self
                 .shutdown_grace
                 .or(file.shutdown_grace)
@@ -188,6 +197,12 @@ impl ServeArgs {
             default_log_retention_days: self.log_retention_days.or(file.log_retention_days),
             ..defaults
         };
+        anyhow::ensure!(
+            server.max_inflight_bytes >= server.max_body_bytes,
+            "--max-inflight-bytes ({}) must be at least --max-body-bytes ({}), or the largest body could never be taken",
+            server.max_inflight_bytes,
+            server.max_body_bytes
+        );
         if let Some(days) = server.default_log_retention_days {
             anyhow::ensure!(
                 days >= 1,

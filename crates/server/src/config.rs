@@ -18,6 +18,9 @@ pub struct ServerConfig {
     pub default_rate_limit: RateLimit,
     /// The largest request body accepted; larger ones get 413.
     pub max_body_bytes: usize,
+    /// The most request body bytes held at once (bodies being read, decoded or written);
+    /// past it, requests with a body get 503 with `Retry-After` (crate::admission).
+    pub max_inflight_bytes: usize,
     /// How long a key's lookup is remembered. A key revoked through this server stops
     /// working at once; revoked elsewhere (another node, the CLI), within this time.
     pub key_cache_ttl: Duration,
@@ -47,6 +50,7 @@ impl ServerConfig {
     /// The seeds' figure: 50 requests per minute.
     pub const DEFAULT_RATE_LIMIT: u32 = 50;
     pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+    pub const DEFAULT_MAX_INFLIGHT_BYTES: usize = 256 * 1024 * 1024;
 }
 
 impl Default for ServerConfig {
@@ -56,6 +60,7 @@ impl Default for ServerConfig {
                 NonZeroU32::new(Self::DEFAULT_RATE_LIMIT).expect("non-zero"),
             ),
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            max_inflight_bytes: Self::DEFAULT_MAX_INFLIGHT_BYTES,
             key_cache_ttl: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
             digest_key: DigestKey::generate(),

@@ -26,6 +26,7 @@ mod lineage;
 mod otlp;
 mod native;
 mod idempotency;
+mod admission;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -64,6 +65,8 @@ pub(crate) struct AppState {
     /// The live tails' feeds, one per execution someone follows.
     feeds: Arc<native::Feeds>,
     metrics: Arc<metrics::Metrics>,
+    /// The budget of request bodies in memory.
+    admission: Arc<admission::Admission>,
 }
 
 /// Serves `listener` (over TLS when `config.tls` is set) until `shutdown` resolves, then
@@ -80,6 +83,7 @@ pub async fn run(
     let stop_on_signal = Arc::clone(&stop);
     let grace = config.shutdown_grace;
     let tls = config.tls.clone();
+    let admission = admission::Admission::new(config.max_inflight_bytes, config.max_body_bytes);
     let state = AppState {
         auth: Arc::new(auth::Authenticator::new(Arc::clone(&store), &config)),
         store,
@@ -88,6 +92,7 @@ pub async fn run(
         maintenance: Arc::default(),
         feeds: Arc::default(),
         metrics: Arc::default(),
+        admission: Arc::new(admission),
     };
     let background = maintenance::spawn(&state);
     let app = router(state);
@@ -163,6 +168,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            admission::admit,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::observe,

@@ -8,6 +8,7 @@ mod bootstrap;
 mod crash;
 mod keys;
 mod large;
+mod overload;
 mod settings;
 mod signals;
 mod tls;

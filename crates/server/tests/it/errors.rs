@@ -127,3 +127,66 @@ async fn request_ids_are_made_or_kept() {
     assert_ne!(body["requestId"], "<script>", "an unsafe id is replaced");
     app.stop().await;
 }
+
+/// Bodies in memory are bounded: while one client holds the whole budget with a body it
+/// sends slowly, another's write is refused at once with 503 and `Retry-After`, reads
+/// still answer, and the budget comes back when the slow client goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_in_flight_are_bounded_and_the_rest_shed() {
+    use tokio::io::AsyncWriteExt;
+
+    let app = TestApp::spawn_with(ServerConfig {
+        max_body_bytes: 65_536,
+        max_inflight_bytes: 65_536,
+        ..ServerConfig::default()
+    })
+    .await;
+    let id = app.launch_id(ADMIN_KEY, "slow").await;
+    let path = format!("/v1/executions/{id}/logs");
+    let mut slow = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: pipelog\r\nX-Api-Key: {ADMIN_KEY}\r\nContent-Type: application/json\r\nContent-Length: 65536\r\n\r\n[{{\"message\": \""
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.flush().await.unwrap();
+
+    let write = || async {
+        app.post(&path, ADMIN_KEY, json!([{"message": "fast"}]))
+            .await
+    };
+    let mut refused = None;
+    // The slow request's head may take a moment to be parsed and admitted.
+    for _ in 0..100 {
+        let response = write().await;
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            refused = Some(response);
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::CREATED);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("a write is shed while the budget is held");
+    assert_eq!(refused.headers()["retry-after"], "1");
+    expect_error(
+        refused,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server holds as many request bodies as it may (--max-inflight-bytes)",
+    )
+    .await;
+    let read = app.get(&path, ADMIN_KEY).await;
+    assert_eq!(read.status(), StatusCode::OK, "reads take no budget");
+
+    drop(slow);
+    let mut served = false;
+    for _ in 0..100 {
+        if write().await.status() == StatusCode::CREATED {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(served, "the budget comes back when the slow client goes");
+    app.stop().await;
+}
