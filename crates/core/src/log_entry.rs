@@ -84,6 +84,9 @@ impl MessageType {
 pub type EmitterName = Label<256>;
 /// The writer's own correlation id (`eventCorrelationId`).
 pub type EventCorrelationId = Label<256>;
+/// A writer's own id for one line: a line whose id its execution already holds is not
+/// written again, so a writer may resend lines after any failure without doubling them.
+pub type ClientLineId = Label<128>;
 
 /// A line's text: any UTF-8 up to 1 MiB.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -205,6 +208,8 @@ pub struct LogLine {
     /// When the event happened by the writer's clock, if it said.
     pub timestamp: Option<UtcTime>,
     pub attributes: Option<LogAttributes>,
+    /// The writer's id for the line, unique within its execution.
+    pub client_id: Option<ClientLineId>,
 }
 
 impl LogLine {
@@ -218,6 +223,7 @@ impl LogLine {
             event_correlation_id: None,
             timestamp: None,
             attributes: None,
+            client_id: None,
         }
     }
 }

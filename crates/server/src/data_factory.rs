@@ -96,6 +96,7 @@ fn place(headers: &HeaderMap, body: &CreateLogBody) -> Result<(Cid, JobKey, LogL
         event_correlation_id: Some(body.event_correlation_id.clone()),
         timestamp: body.timestamp,
         attributes: None,
+        client_id: None,
     };
     Ok((cid, job_if_new, line))
 }

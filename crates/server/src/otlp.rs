@@ -17,6 +17,7 @@ use std::io::Read;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -168,12 +169,30 @@ pub(crate) async fn export(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let header_text =
         |name: header::HeaderName| headers.get(name).and_then(|value| value.to_str().ok());
     let content_type = header_text(header::CONTENT_TYPE).unwrap_or("");
     let content_encoding = header_text(header::CONTENT_ENCODING).unwrap_or("identity");
+    // A body too large (or cut short) is refused in the protocol's own terms too.
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let encoding = if content_type.contains("protobuf") {
+                Encoding::Protobuf
+            } else {
+                Encoding::Json
+            };
+            let message = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "the request body is larger than this server accepts (see --max-body-bytes)"
+                    .to_owned()
+            } else {
+                format!("cannot read the request body: {}", rejection.body_text())
+            };
+            return failure(encoding, rejection.status(), message);
+        }
+    };
     let (encoding, request) = match decode_request(
         content_type,
         content_encoding,
@@ -448,6 +467,7 @@ fn place(
         event_correlation_id,
         timestamp,
         attributes,
+        client_id: None,
     };
     Ok((cid, job, line))
 }

@@ -62,7 +62,11 @@ pub struct Appended {
     pub cid: Cid,
     /// The `seq` of the batch's first line; the others follow without gaps.
     pub first_seq: u64,
+    /// Lines written: the batch's, but for those left out as duplicates.
     pub count: u64,
+    /// Lines left out because their client id was already in the execution (or earlier in
+    /// the batch).
+    pub duplicates: u64,
     /// The commit time given to every line of the batch.
     pub created_at: UtcTime,
 }

@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::routing::get;
 use pipelog_core::ids::ExecutionId;
 use pipelog_core::log_entry::{
-    EmitterName, EventCorrelationId, LogAttributes, LogLine, LogMessage, MessageType, Severity,
+    ClientLineId, EmitterName, EventCorrelationId, LogAttributes, LogLine, LogMessage, MessageType,
+    Severity,
 };
 use pipelog_core::paging::{LogQuery, PageLimit, SeveritySet, SortOrder, TimeRange};
 use pipelog_core::time::UtcTime;
@@ -155,6 +156,9 @@ pub(crate) struct LogLineBody {
     timestamp: Option<UtcTime>,
     #[serde(default, deserialize_with = "LogAttributes::deserialize_optional")]
     attributes: Option<LogAttributes>,
+    /// The writer's id for the line: a line whose id the execution already holds is not
+    /// written again (a resent line after a failure).
+    client_id: Option<ClientLineId>,
 }
 
 impl From<LogLineBody> for LogLine {
@@ -167,6 +171,7 @@ impl From<LogLineBody> for LogLine {
             event_correlation_id: body.event_correlation_id,
             timestamp: body.timestamp,
             attributes: body.attributes,
+            client_id: body.client_id,
         }
     }
 }
@@ -249,8 +254,11 @@ pub fn decode_append_body(content_type: &str, body: &[u8]) -> Result<Vec<LogLine
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AppendedView {
     execution_id: ExecutionId,
+    /// Lines written.
     count: u64,
-    /// The seqs given to the batch, first to last; null for an empty batch.
+    /// Lines not written because the execution already held their `clientId`.
+    duplicates: u64,
+    /// The seqs given to the lines written, first to last; null when none was.
     first_seq: Option<u64>,
     last_seq: Option<u64>,
     created_at: UtcTime,
@@ -288,6 +296,7 @@ pub(crate) async fn append(
         Json(AppendedView {
             execution_id: appended.execution_id,
             count: appended.count,
+            duplicates: appended.duplicates,
             first_seq: last_seq.map(|_| appended.first_seq),
             last_seq,
             created_at: appended.created_at,

@@ -7,8 +7,8 @@ use pipelog_core::ids::{
 };
 use pipelog_core::job::{JobTitle, JobType, PipelineId, SystemJobType};
 use pipelog_core::log_entry::{
-    EmitterName, EventCorrelationId, LogAttributes, LogEntry, LogEntryId, LogMessage, MessageType,
-    Severity,
+    ClientLineId, EmitterName, EventCorrelationId, LogAttributes, LogEntry, LogEntryId, LogMessage,
+    MessageType, Severity,
 };
 use pipelog_core::operating::AgentCode;
 use pipelog_core::permission::PermissionSet;
@@ -108,6 +108,8 @@ pub(crate) struct LogEntryView {
     event_correlation_id: Option<EventCorrelationId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     attributes: Option<LogAttributes>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<ClientLineId>,
 }
 
 impl LogEntryView {
@@ -128,6 +130,7 @@ impl LogEntryView {
             emitter_name: entry.line.emitter_name,
             event_correlation_id: entry.line.event_correlation_id,
             attributes: entry.line.attributes,
+            client_id: entry.line.client_id,
         }
     }
 }

@@ -346,3 +346,69 @@ async fn lines_may_carry_bounded_attributes() {
         "nothing of a refused batch"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resent_lines_with_a_client_id_are_written_once() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let id = app.launch_id(&key, "import").await;
+    let path = format!("/v1/executions/{id}/logs");
+    let first = expect_status(
+        app.post(
+            &path,
+            &key,
+            json!([{"message": "a", "clientId": "l-1"}, {"message": "b", "clientId": "l-2"}]),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(
+        (first["count"].clone(), first["duplicates"].clone()),
+        (json!(2), json!(0))
+    );
+    // The writer did not hear back, and resends with the next line, in another batch.
+    let resent = expect_status(
+        app.post(
+            &path,
+            &key,
+            json!([{"message": "b", "clientId": "l-2"}, {"message": "c", "clientId": "l-3"}]),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(resent["count"], 1);
+    assert_eq!(resent["duplicates"], 1);
+    assert_eq!(
+        (resent["firstSeq"].clone(), resent["lastSeq"].clone()),
+        (json!(2), json!(2))
+    );
+    let page = expect_status(app.get(&path, &key).await, StatusCode::OK).await;
+    let read: Vec<(Value, Value)> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| (line["message"].clone(), line["clientId"].clone()))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            (json!("a"), json!("l-1")),
+            (json!("b"), json!("l-2")),
+            (json!("c"), json!("l-3"))
+        ]
+    );
+    expect_error(
+        app.post(
+            &path,
+            &key,
+            json!([{"message": "d", "clientId": "x".repeat(129)}]),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "clientId",
+    )
+    .await;
+    app.stop().await;
+}

@@ -6,6 +6,7 @@
 //! the clock and the execution's previous line), so the first line at or after an instant
 //! can be found by binary search over `seq`, about 20 index probes for a million lines.
 
+use std::collections::HashSet;
 use std::ops::Range;
 
 use pipelog_core::audit_events;
@@ -53,10 +54,11 @@ pub(super) fn append(
     let rowid = execution.rowid;
     let created_at = now.max(execution.last_log_at);
     let first_seq = execution.next_seq;
+    let (lines, duplicates) = new_lines(connection, rowid, lines)?;
     let mut insert = connection.prepare_cached(
         "INSERT INTO execution_logs (execution_id, seq, created_at, event_time, severity, \
-             message_type, emitter_name, event_correlation_id, message, attributes) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             message_type, emitter_name, event_correlation_id, message, attributes, client_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
     for (offset, line) in lines.iter().enumerate() {
         insert.execute(params![
@@ -70,6 +72,7 @@ pub(super) fn append(
             line.event_correlation_id.as_ref().map(Label::as_str),
             line.message.as_str(),
             line.attributes.as_ref().map(LogAttributes::to_json),
+            line.client_id.as_ref().map(Label::as_str),
         ])?;
     }
     let count = lines.len() as u64;
@@ -81,8 +84,36 @@ pub(super) fn append(
         cid: execution.cid,
         first_seq,
         count,
+        duplicates,
         created_at,
     })
+}
+
+/// The lines of a batch to write: those without a client id, and those whose id neither
+/// the execution holds nor an earlier line of the batch has. Also how many were left out.
+fn new_lines<'a>(
+    connection: &Connection,
+    execution: i64,
+    lines: &'a [LogLine],
+) -> Result<(Vec<&'a LogLine>, u64), StoreError> {
+    if lines.iter().all(|line| line.client_id.is_none()) {
+        return Ok((lines.iter().collect(), 0));
+    }
+    let mut held = connection.prepare_cached(
+        "SELECT 1 FROM execution_logs WHERE execution_id = ?1 AND client_id = ?2",
+    )?;
+    let mut seen = HashSet::new();
+    let mut kept = Vec::with_capacity(lines.len());
+    for line in lines {
+        if let Some(id) = &line.client_id
+            && (!seen.insert(id.as_str()) || held.exists(params![execution, id.as_str()])?)
+        {
+            continue;
+        }
+        kept.push(line);
+    }
+    let duplicates = (lines.len() - kept.len()) as u64;
+    Ok((kept, duplicates))
 }
 
 /// Each batch appended in its own savepoint of the current write: a batch that fails
@@ -130,16 +161,17 @@ fn entry_from_row(execution_id: ExecutionId, row: &Row<'_>) -> rusqlite::Result<
                 }
                 None => None,
             },
+            client_id: optional_label(row, 9)?,
         },
     })
 }
 
 const PAGE_ASC: &str = "SELECT seq, created_at, event_time, severity, message_type, emitter_name, \
-     event_correlation_id, message, attributes FROM execution_logs \
+     event_correlation_id, message, attributes, client_id FROM execution_logs \
      WHERE execution_id = ?1 AND seq >= ?2 AND seq < ?3 AND (?4 = 15 OR ((1 << severity) & ?4) != 0) \
      ORDER BY seq ASC LIMIT ?5";
 const PAGE_DESC: &str = "SELECT seq, created_at, event_time, severity, message_type, emitter_name, \
-     event_correlation_id, message, attributes FROM execution_logs \
+     event_correlation_id, message, attributes, client_id FROM execution_logs \
      WHERE execution_id = ?1 AND seq >= ?2 AND seq < ?3 AND (?4 = 15 OR ((1 << severity) & ?4) != 0) \
      ORDER BY seq DESC LIMIT ?5";
 

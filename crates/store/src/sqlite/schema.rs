@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_operating_logs.sql"),
     include_str!("migrations/0005_log_attributes.sql"),
     include_str!("migrations/0006_idempotency.sql"),
+    include_str!("migrations/0007_client_line_ids.sql"),
 ];
 
 /// Brings the store's schema up to date. Safe when two processes open one store at once:

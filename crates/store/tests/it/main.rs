@@ -36,6 +36,7 @@ macro_rules! every_suite_test {
             executions::another_account_sees_nothing,
             executions::reported_runs_move_forward_only,
             logs::append_numbers_lines_without_gaps,
+            logs::resent_lines_with_a_client_id_are_written_once,
             logs::pages_in_both_orders_with_cursor,
             logs::severity_and_time_filters,
             logs::cid_target_creates_a_running_execution_once,

@@ -48,6 +48,7 @@ pub async fn append_numbers_lines_without_gaps(store: &dyn Store) {
                 .clone(),
         )
         .unwrap(),
+        client_id: Some(Label::parse("line-1").unwrap()),
     };
     let first = store
         .append_logs(
@@ -92,6 +93,66 @@ pub async fn append_numbers_lines_without_gaps(store: &dyn Store) {
             .next_seq,
         5
     );
+}
+
+/// A line whose client id the execution holds (or an earlier line of its batch has) is
+/// left out, and numbering goes on without a gap; ids are per execution.
+pub async fn resent_lines_with_a_client_id_are_written_once(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let launch = || store.launch_execution(account, launch_request("job"));
+    let (one, other) = (launch().await.unwrap(), launch().await.unwrap());
+    let with_id = |message: &str, id: &str| LogLine {
+        client_id: Some(Label::parse(id).unwrap()),
+        ..line(message, Severity::Info)
+    };
+    let first = store
+        .append_logs(
+            account,
+            LogTarget::Execution(one.id),
+            vec![
+                with_id("a", "1"),
+                line("plain", Severity::Info),
+                with_id("b", "2"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!((first.first_seq, first.count, first.duplicates), (0, 3, 0));
+    // Resent after a failure, re-batched, with a repeat inside the batch.
+    let resent = store
+        .append_logs(
+            account,
+            LogTarget::Execution(one.id),
+            vec![
+                with_id("b", "2"),
+                with_id("c", "3"),
+                with_id("c again", "3"),
+                line("plain", Severity::Info),
+                with_id("a", "1"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (resent.first_seq, resent.count, resent.duplicates),
+        (3, 2, 3)
+    );
+    let lines = read_all(store, account, one.id).await;
+    assert_eq!(messages(&lines), ["a", "plain", "b", "c", "plain"]);
+    assert_eq!(
+        lines.iter().map(|entry| entry.seq).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3, 4]
+    );
+    // Another execution's ids are its own.
+    let elsewhere = store
+        .append_logs(
+            account,
+            LogTarget::Execution(other.id),
+            vec![with_id("a", "1")],
+        )
+        .await
+        .unwrap();
+    assert_eq!((elsewhere.count, elsewhere.duplicates), (1, 0));
 }
 
 pub async fn pages_in_both_orders_with_cursor(store: &dyn Store) {
