@@ -38,7 +38,7 @@ pub const MAX_DEPTH: usize = 10;
 pub const MAX_NODES: usize = 200;
 /// How many values an `in` or `notIn` list may hold.
 pub const MAX_LIST: usize = 100;
-/// The longest string a query may compare with, in bytes.
+/// The longest string a query may compare with, or name a field by, in bytes.
 pub const MAX_TEXT: usize = 4096;
 
 /// Every node `type` the language knows: the combinations, then the tests.
@@ -277,6 +277,7 @@ fn parse_field(object: &Map<String, Value>, at: &str) -> Result<Field, FindError
         Some(_) => return Err(error(&field_at, "must be a string")),
         None => return Err(error(at, format!("missing `field`; allowed: {FIELDS}"))),
     };
+    check_text(name, &field_at)?;
     Ok(match name {
         "id" => Field::Id,
         "timeGenerated" | "createdAt" => Field::TimeGenerated,

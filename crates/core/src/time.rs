@@ -42,7 +42,15 @@ impl UtcTime {
             .trim()
             .parse()
             .map_err(|_| InvalidTime(text.to_owned()))?;
-        Ok(UtcTime(timestamp.as_millisecond()))
+        UtcTime::of(timestamp, text)
+    }
+
+    /// The instant of `timestamp`, if pipelog can show it: jiff parses instants up to
+    /// 9999-12-30T22:00:00.999999999Z, but shows milliseconds only up to .000 of that
+    /// second, so the last 999 of them would make a time no answer could hold.
+    fn of(timestamp: jiff::Timestamp, text: &str) -> Result<Self, InvalidTime> {
+        UtcTime::from_unix_millis(timestamp.as_millisecond())
+            .ok_or_else(|| InvalidTime(text.to_owned()))
     }
 
     /// Like [`UtcTime::parse`], but a date-time without an offset (`2026-01-01T00:00:00`) or a
@@ -65,7 +73,7 @@ impl UtcTime {
             .to_zoned(jiff::tz::TimeZone::UTC)
             .map_err(|_| InvalidTime(text.to_owned()))?
             .timestamp();
-        Ok(UtcTime(timestamp.as_millisecond()))
+        UtcTime::of(timestamp, text)
     }
 
     /// The later of two instants.
@@ -127,6 +135,14 @@ mod tests {
     }
 
     #[test]
+    fn every_time_taken_can_be_shown() {
+        let last = UtcTime::parse("9999-12-30T22:00:00Z").unwrap();
+        assert_eq!(last.to_string(), "9999-12-30T22:00:00.000Z");
+        let first = UtcTime::parse_assuming_utc("-009999-01-02T01:59:59").unwrap();
+        assert_eq!(first.to_string(), "-009999-01-02T01:59:59.000Z");
+    }
+
+    #[test]
     fn parses_the_seeds_seven_digit_fractions_and_offsets() {
         let time = UtcTime::parse("2025-02-21T14:41:21.7820000Z").unwrap();
         assert_eq!(time.to_string(), "2025-02-21T14:41:21.782Z");
@@ -141,6 +157,8 @@ mod tests {
             "yesterday",
             "",
             "2025-13-01T00:00:00Z",
+            // Within jiff's range, but past the last millisecond pipelog can show.
+            "9999-12-30T22:00:00.001Z",
         ] {
             let error = UtcTime::parse(text).unwrap_err();
             assert!(error.to_string().contains("ISO 8601"), "{text}: {error}");

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path as UrlPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -115,10 +116,12 @@ pub(crate) struct LinkQuery {
     ))]
 pub(crate) async fn download(
     State(state): State<AppState>,
-    UrlPath((token, file_name)): UrlPath<(String, String)>,
+    path: Result<UrlPath<(String, String)>, PathRejection>,
     QueryParams(link): QueryParams<LinkQuery>,
     request: Request,
 ) -> Result<Response, ApiError> {
+    let UrlPath((token, file_name)) =
+        path.map_err(|rejection| ApiError::invalid("path", rejection.body_text()))?;
     let refused = |why: &str| ApiError::Forbidden(format!("the download link {why}"));
     let (Some(expires), Some(signature)) = (link.expires, link.signature) else {
         return Err(refused("is not signed"));

@@ -23,9 +23,13 @@ impl BodyFormat {
         let Some(value) = headers.get(header::CONTENT_TYPE) else {
             return Ok(BodyFormat::Json);
         };
+        let Ok(value) = value.to_str() else {
+            return Err(ApiError::UnsupportedMediaType(
+                "Content-Type holds characters that are not visible ASCII; send application/json"
+                    .into(),
+            ));
+        };
         let media_type = value
-            .to_str()
-            .unwrap_or("")
             .split(';')
             .next()
             .unwrap_or("")
@@ -70,7 +74,24 @@ pub(crate) async fn body_bytes<S: Send + Sync>(
 
 /// Parses one JSON value; errors say where, and what was expected.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    // JSON is UTF-8 (RFC 8259). serde_json checks the strings it reads, not those it skips
+    // (an unknown field's value), so the whole text is checked first.
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        let (valid, _) = bytes.split_at(error.valid_up_to());
+        let line_start = valid
+            .iter()
+            .rposition(|byte| *byte == b'\n')
+            .map_or(0, |at| at + 1);
+        ApiError::BadRequest {
+            message: format!("{what} is not valid JSON: invalid UTF-8"),
+            detail: Some(format!(
+                "line {} column {}",
+                valid.iter().filter(|byte| **byte == b'\n').count() + 1,
+                valid.len() - line_start + 1
+            )),
+        }
+    })?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         json_error(what, &path, error.into_inner())
@@ -139,6 +160,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
+        check_query_is_utf8(query)?;
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
@@ -153,6 +175,50 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
                 }
             })
     }
+}
+
+/// Refuses a query string whose names or values are not UTF-8 once percent-decoded
+/// (`%FF`), naming the parameter: `form_urlencoded` would quietly make them U+FFFD.
+pub(crate) fn check_query_is_utf8(query: &str) -> Result<(), ApiError> {
+    let problem = "not valid UTF-8 once percent-decoded";
+    for pair in query.split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = String::from_utf8(percent_decoded(name))
+            .map_err(|_| ApiError::invalid("query string", format!("{problem} (a name)")))?;
+        if std::str::from_utf8(&percent_decoded(value)).is_err() {
+            return Err(ApiError::invalid(
+                &format!("query parameter `{name}`"),
+                problem,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A query string's name or value as bytes, as `application/x-www-form-urlencoded` reads
+/// it: `+` is a space, `%XX` a byte, any other `%` itself.
+fn percent_decoded(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .filter(|digits| bytes[at] == b'%' && digits.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|digits| std::str::from_utf8(digits).ok())
+            .and_then(|digits| u8::from_str_radix(digits, 16).ok());
+        match (bytes[at], hex) {
+            (_, Some(byte)) => {
+                decoded.push(byte);
+                at += 3;
+                continue;
+            }
+            (b'+', None) => decoded.push(b' '),
+            (byte, None) => decoded.push(byte),
+        }
+        at += 1;
+    }
+    decoded
 }
 
 /// The one path parameter of a route (`{id}`), undecoded into any type yet.
@@ -242,6 +308,31 @@ mod tests {
     }
 
     #[test]
+    fn json_must_be_utf8_even_where_it_is_skipped() {
+        let (text, detail) = message(
+            parse_json::<Entry>(b"{\"message\":\"m\",\n \"other\":\"\xff\"}", "body").unwrap_err(),
+        );
+        assert_eq!(text, "body is not valid JSON: invalid UTF-8");
+        assert_eq!(detail.as_deref(), Some("line 2 column 11"));
+    }
+
+    #[test]
+    fn query_strings_must_be_utf8_once_decoded() {
+        assert_eq!(check_query_is_utf8("a=caf%C3%A9&b=%2B+x&c=100%&d"), Ok(()));
+        let (text, _) = message(check_query_is_utf8("a=1&jobKey=caf%E9").unwrap_err());
+        assert_eq!(
+            text,
+            "invalid query parameter `jobKey`: not valid UTF-8 once percent-decoded"
+        );
+        let (text, _) = message(check_query_is_utf8("%FF=1").unwrap_err());
+        assert!(
+            text.starts_with("invalid query string: not valid UTF-8"),
+            "{text}"
+        );
+        assert_eq!(percent_decoded("a+b%20c%zz%+1%4"), b"a b c%zz% 1%4");
+    }
+
+    #[test]
     fn content_types() {
         let with = |value: &str| {
             let mut headers = HeaderMap::new();
@@ -257,6 +348,13 @@ mod tests {
         assert_eq!(with("application/x-ndjson"), Ok(BodyFormat::JsonLines));
         assert!(matches!(
             with("text/csv"),
+            Err(ApiError::UnsupportedMediaType(_))
+        ));
+        let mut headers = HeaderMap::new();
+        let latin1 = axum::http::HeaderValue::from_bytes(b"application/json\xff").unwrap();
+        headers.insert(header::CONTENT_TYPE, latin1);
+        assert!(matches!(
+            BodyFormat::of(&headers),
             Err(ApiError::UnsupportedMediaType(_))
         ));
     }

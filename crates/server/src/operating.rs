@@ -35,7 +35,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
-use crate::extract::{JsonBody, PathParam, from_json_value};
+use crate::extract::{JsonBody, PathParam, check_query_is_utf8, from_json_value};
 use crate::openapi::ErrorResponse;
 use crate::response::Json;
 
@@ -397,8 +397,10 @@ struct CaseInsensitiveQuery {
 
 impl CaseInsensitiveQuery {
     fn of(request_query: Option<&str>) -> Result<Self, ApiError> {
+        let query = request_query.unwrap_or("");
+        check_query_is_utf8(query)?;
         let mut values = HashMap::new();
-        for (name, value) in form_urlencoded::parse(request_query.unwrap_or("").as_bytes()) {
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
             let key = name.to_ascii_lowercase();
             if values.contains_key(&key) {
                 return Err(ApiError::bad_request(format!(

@@ -167,6 +167,19 @@ fn start_after(
     headers: &HeaderMap,
     execution: &Execution,
 ) -> Result<Option<u64>, ApiError> {
+    // Seqs only grow, so every line ever sent has a seq below the log's next one: one at
+    // or past it names no line (and following it would count past the largest seq).
+    let sent = |what: &str, seq: u64| match execution.next_seq.checked_sub(1) {
+        Some(last) if seq <= last => Ok(Some(seq)),
+        Some(last) => Err(ApiError::invalid(
+            what,
+            format!("no line has seq {seq}: the execution's last line has seq {last}"),
+        )),
+        None => Err(ApiError::invalid(
+            what,
+            format!("no line has seq {seq}: the execution has no lines yet"),
+        )),
+    };
     if let Some(last_event) = headers.get("last-event-id") {
         let seq = last_event
             .to_str()
@@ -178,14 +191,14 @@ fn start_after(
                     "expected the seq of the last line received",
                 )
             })?;
-        return Ok(Some(seq));
+        return sent("header `Last-Event-ID`", seq);
     }
     if let Some(cursor) = &query.cursor {
         return match Cursor::decode(cursor)? {
             Cursor::Log {
                 order: pipelog_core::paging::SortOrder::Asc,
                 after_seq,
-            } => Ok(Some(after_seq)),
+            } => sent("query parameter `cursor`", after_seq),
             _ => Err(ApiError::invalid(
                 "query parameter `cursor`",
                 "follow from a cursor of a log read oldest first (`order=asc`)",

@@ -23,5 +23,6 @@ mod operations;
 mod metrics;
 mod lineage;
 mod otlp;
+mod hostile;
 mod openapi;
 mod idempotency;
