@@ -8,6 +8,7 @@ use std::fmt;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -20,7 +21,7 @@ use pipelog_core::find_query::FindQuery;
 use pipelog_core::ids::Label;
 use pipelog_core::paging::PageLimit;
 use pipelog_core::time::UtcTime;
-use pipelog_store::{AuditPageRequest, ChainAnchor, ChainVerification};
+use pipelog_store::{AuditPageRequest, ChainAnchor, ChainVerification, RecordedAudit};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
@@ -30,6 +31,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams, body_bytes, parse_json};
+use crate::idempotency::{answering, json_answer};
 use crate::openapi::{ErrorResponse, FindQuerySchema};
 use crate::response::Json;
 
@@ -258,32 +260,32 @@ pub(crate) async fn record(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(body): JsonBody<RecordBody>,
-) -> Result<(StatusCode, Json<AuditLogView>), ApiError> {
+) -> Result<Response, ApiError> {
     non_empty("entityType", &body.entity_type)?;
     non_empty("type", &body.event_type)?;
     non_empty("version", &body.version.0)?;
     let details = AuditDetails::new(body.details)
         .map_err(|error| ApiError::invalid("field `details`", error))?;
-    let recorded = state
-        .store
-        .record_audit(
-            principal.account(),
-            NewAuditEntry {
-                id: body.id,
-                time_generated: body.time_generated,
-                entity_type: body.entity_type,
-                event_type: body.event_type,
-                version: body.version.0,
-                details,
-            },
-        )
-        .await?;
-    let status = if recorded.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+    let recorded = state.store.record_audit(
+        principal.account(),
+        NewAuditEntry {
+            id: body.id,
+            time_generated: body.time_generated,
+            entity_type: body.entity_type,
+            event_type: body.event_type,
+            version: body.version.0,
+            details,
+        },
+    );
+    let render = |recorded: &RecordedAudit| {
+        let status = if recorded.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        json_answer(status, &AuditLogView::from(recorded.entry.clone()), None)
     };
-    Ok((status, Json(recorded.entry.into())))
+    Ok(answering(render, recorded).await?)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -7,13 +7,14 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::routing::post;
 use pipelog_core::ids::{AccountId, Cid, ExecutionId, JobKey};
 use pipelog_core::log_entry::{
     EmitterName, EventCorrelationId, LogEntryId, LogLine, LogMessage, MessageType, Severity,
 };
 use pipelog_core::time::UtcTime;
-use pipelog_store::LogTarget;
+use pipelog_store::{Appended, LogTarget};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -21,8 +22,8 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, parse_json};
+use crate::idempotency::{answering, json_answer};
 use crate::openapi::ErrorResponse;
-use crate::response::Json;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route(
@@ -131,24 +132,21 @@ pub(crate) async fn create_log(
     principal: Principal,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateLogBody>,
-) -> Result<(StatusCode, Json<DataFactoryLog>), ApiError> {
+) -> Result<Response, ApiError> {
     let (cid, job_if_new, line) = place(&headers, &body)?;
     let (severity, message_type) = (line.severity, line.message_type);
-    let appended = state
-        .store
-        .append_logs(
-            principal.account(),
-            LogTarget::Cid {
-                cid,
-                job_if_new,
-                launched_by: Some(principal.key().id),
-            },
-            vec![line],
-        )
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(DataFactoryLog {
+    let account = principal.account();
+    let appended = state.store.append_logs(
+        account,
+        LogTarget::Cid {
+            cid,
+            job_if_new,
+            launched_by: Some(principal.key().id),
+        },
+        vec![line],
+    );
+    let render = move |appended: &Appended| {
+        let log = DataFactoryLog {
             object: "data_factory_log",
             id: LogEntryId {
                 execution_id: appended.execution_id,
@@ -157,15 +155,17 @@ pub(crate) async fn create_log(
             created_at: appended.created_at,
             code: "LOG",
             severity,
-            message: body.message,
+            message: body.message.clone(),
             message_type,
-            account_id: principal.account(),
-            cid: appended.cid,
-            event_correlation_id: body.event_correlation_id,
+            account_id: account,
+            cid: appended.cid.clone(),
+            event_correlation_id: body.event_correlation_id.clone(),
             job_instance_id: appended.execution_id,
-            emitter_name: body.emitter_name,
+            emitter_name: body.emitter_name.clone(),
             seq: appended.first_seq,
             timestamp: body.timestamp,
-        }),
-    ))
+        };
+        json_answer(StatusCode::CREATED, &log, None)
+    };
+    Ok(answering(render, appended).await?)
 }

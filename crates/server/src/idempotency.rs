@@ -13,7 +13,12 @@
 //!
 //! A request that wrote nothing (refused, or a failed write) keeps no answer: its retry
 //! runs again. Keys belong to the API key that sent them and last 24 hours.
+//!
+//! Handlers whose answer follows from one write's value answer through [`answering`]:
+//! the store then keeps the answer in the write's own savepoint, and no kill can part the
+//! two. Other answers are kept here, in a second commit, before they are sent.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -95,31 +100,55 @@ pub(crate) async fn replay_or_run(
     let scope = IdempotencyScope::new(account, api_key, key, fingerprint);
     let request = Request::from_parts(parts, Body::from(body));
     let response = scope.run(next.run(request)).await;
-    if !scope.wrote() {
+    if !scope.wrote() || scope.answered() {
         return response;
     }
     keep_answer(&state, &scope, response).await
 }
 
-/// A retry's answer, from what the first attempt left.
-fn answer_again(
-    key: &IdempotencyKey,
-    fingerprint: RequestFingerprint,
-    record: IdempotencyRecord,
-) -> Response {
-    if record.fingerprint != fingerprint {
-        return ApiError::Unprocessable(format!(
-            "header `Idempotency-Key`: `{key}` was used for another request (method, path, query or body) in the last 24 hours; use a new key for a new request"
-        ))
-        .into_response();
+/// A JSON answer as it is kept and sent: `status`, `view` as the body, and a `Location`.
+pub(crate) fn json_answer(
+    status: StatusCode,
+    view: &impl serde::Serialize,
+    location: Option<String>,
+) -> RecordedAnswer {
+    match serde_json::to_vec(view) {
+        Ok(body) => RecordedAnswer {
+            status: status.as_u16(),
+            content_type: Some(mime::APPLICATION_JSON.as_ref().to_owned()),
+            location,
+            error: None,
+            body,
+        },
+        Err(error) => internal_answer(&format!("cannot serialise an answer: {error}")),
     }
-    let Some(answer) = record.answer else {
-        return ApiError::Conflict(format!(
-            "the request with Idempotency-Key `{key}` (first seen {}) is still being answered, or the server stopped before keeping its answer; its writes stand and will not be applied again",
-            record.claimed_at
-        ))
-        .into_response();
-    };
+}
+
+/// The answer to a fault of pipelog's: logged here, 500 without details to the client.
+pub(crate) fn internal_answer(problem: &str) -> RecordedAnswer {
+    tracing::error!(problem, "an answer could not be made");
+    RecordedAnswer {
+        status: StatusCode::INTERNAL_SERVER_ERROR.as_u16(),
+        content_type: None,
+        location: None,
+        error: Some("internal error; the server log has the details under this requestId".into()),
+        body: Vec::new(),
+    }
+}
+
+/// Answers with `render` of the value of the handler's write (`write`), and has the store
+/// keep that answer in the write's savepoint when the request has an `Idempotency-Key`.
+pub(crate) async fn answering<T: 'static, E>(
+    render: impl Fn(&T) -> RecordedAnswer + Clone + Send + Sync + 'static,
+    write: impl Future<Output = Result<T, E>>,
+) -> Result<Response, E> {
+    pipelog_store::idempotency::answer_with(render.clone());
+    let value = write.await?;
+    Ok(respond(render(&value)))
+}
+
+/// The response a kept answer makes.
+fn respond(answer: RecordedAnswer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut response = match answer.error {
         Some(message) => {
@@ -143,6 +172,30 @@ fn answer_again(
             headers.insert(name, value);
         }
     }
+    response
+}
+
+/// A retry's answer, from what the first attempt left.
+fn answer_again(
+    key: &IdempotencyKey,
+    fingerprint: RequestFingerprint,
+    record: IdempotencyRecord,
+) -> Response {
+    if record.fingerprint != fingerprint {
+        return ApiError::Unprocessable(format!(
+            "header `Idempotency-Key`: `{key}` was used for another request (method, path, query or body) in the last 24 hours; use a new key for a new request"
+        ))
+        .into_response();
+    }
+    let Some(answer) = record.answer else {
+        return ApiError::Conflict(format!(
+            "the request with Idempotency-Key `{key}` (first seen {}) is still being answered, or the server stopped before keeping its answer; its writes stand and will not be applied again",
+            record.claimed_at
+        ))
+        .into_response();
+    };
+    let mut response = respond(answer);
+    let headers = response.headers_mut();
     headers.insert(REPLAYED.clone(), HeaderValue::from_static("true"));
     response
 }

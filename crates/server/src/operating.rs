@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use pipelog_core::gantt::GanttChart;
@@ -36,6 +36,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParam, check_query_is_utf8, from_json_value};
+use crate::idempotency::{answering, internal_answer, json_answer};
 use crate::openapi::ErrorResponse;
 use crate::response::Json;
 
@@ -288,11 +289,6 @@ fn checked_item(
     })
 }
 
-fn location(id: OperatingItemId) -> HeaderValue {
-    HeaderValue::from_str(&format!("/api/v1/OperatingLogs/{id}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("/api/v1/OperatingLogs"))
-}
-
 /// `POST /api/v1/OperatingLogs`: records one item, answers 201 with it and its `Location`.
 #[utoipa::path(post, path = "/api/v1/OperatingLogs", tag = "Operating logs",
     request_body = CreateItemBody,
@@ -307,19 +303,19 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let body: CreateItemBody = from_json_value(item_fields(value, "")?, "body")?;
     let item = checked_item(body, "", &principal)?;
-    let mut recorded = state
+    let recorded = state
         .store
-        .record_operating_items(principal.account(), vec![item])
-        .await?;
-    let item = recorded
-        .pop()
-        .ok_or_else(|| ApiError::Internal("recording an item returned nothing".into()))?;
-    let id = item.id;
-    let mut response = (StatusCode::CREATED, Json(OperatingItemView::from(item))).into_response();
-    response
-        .headers_mut()
-        .insert(header::LOCATION, location(id));
-    Ok(response)
+        .record_operating_items(principal.account(), vec![item]);
+    // One item in, one out.
+    let render = |recorded: &Vec<OperatingItem>| match recorded.first() {
+        Some(item) => json_answer(
+            StatusCode::CREATED,
+            &OperatingItemView::from(item.clone()),
+            Some(format!("/api/v1/OperatingLogs/{}", item.id)),
+        ),
+        None => internal_answer("recording an item returned nothing"),
+    };
+    Ok(answering(render, recorded).await?)
 }
 
 /// `POST /api/v1/OperatingLogs/batch`: a JSON array of items, recorded all or none, in
@@ -331,7 +327,7 @@ pub(crate) async fn create_batch(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(value): JsonBody<Value>,
-) -> Result<(StatusCode, Json<BatchView>), ApiError> {
+) -> Result<Response, ApiError> {
     let Value::Array(values) = value else {
         return Err(ApiError::bad_request(
             "invalid body: expected a JSON array of operating log items",
@@ -357,14 +353,16 @@ pub(crate) async fn create_batch(
         .collect::<Result<Vec<_>, _>>()?;
     let recorded = state
         .store
-        .record_operating_items(principal.account(), items)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(BatchView {
-            items: recorded.into_iter().map(OperatingItemView::from).collect(),
-        }),
-    ))
+        .record_operating_items(principal.account(), items);
+    let render = |recorded: &Vec<OperatingItem>| {
+        let items = recorded
+            .iter()
+            .cloned()
+            .map(OperatingItemView::from)
+            .collect();
+        json_answer(StatusCode::CREATED, &BatchView { items }, None)
+    };
+    Ok(answering(render, recorded).await?)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

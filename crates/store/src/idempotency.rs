@@ -7,10 +7,16 @@
 //! a retry that finds no claim may safely run again, and one that finds a claim is
 //! answered with the recorded answer, never applied twice. The claim also holds the
 //! request's fingerprint, so a key reused for another request is refused.
+//!
+//! A handler whose answer is a function of what one write returns says so with
+//! [`answer_with`]: the answer is then rendered by the writer and kept in that write's
+//! savepoint, so even a crash right after the commit leaves the answer for the retry.
+//! Other answers are kept by the server in a second commit once the handler returns.
 
+use std::any::Any;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use pipelog_core::idempotency::{IdempotencyKey, RequestFingerprint};
 use pipelog_core::ids::{AccountId, KeyId};
@@ -20,9 +26,11 @@ tokio::task_local! {
     static SCOPE: Arc<IdempotencyScope>;
 }
 
+/// Renders a request's answer from what a write returned, if it is of the expected type.
+pub(crate) type Render = Arc<dyn Fn(&dyn Any) -> Option<RecordedAnswer> + Send + Sync>;
+
 /// One attempt at a request that carries an `Idempotency-Key`. Keys belong to the API
 /// key that sent them: another key, even of the same account, has keys of its own.
-#[derive(Debug)]
 pub struct IdempotencyScope {
     pub account: AccountId,
     pub api_key: KeyId,
@@ -31,6 +39,20 @@ pub struct IdempotencyScope {
     /// Tells this attempt's claim from a concurrent attempt's with the same key.
     pub(crate) attempt: [u8; 16],
     wrote: AtomicBool,
+    answered: AtomicBool,
+    render: Mutex<Option<Render>>,
+}
+
+impl std::fmt::Debug for IdempotencyScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdempotencyScope")
+            .field("account", &self.account)
+            .field("api_key", &self.api_key)
+            .field("key", &self.key)
+            .field("wrote", &self.wrote)
+            .field("answered", &self.answered)
+            .finish_non_exhaustive()
+    }
 }
 
 impl IdempotencyScope {
@@ -47,6 +69,8 @@ impl IdempotencyScope {
             fingerprint,
             attempt: uuid::Uuid::new_v4().into_bytes(),
             wrote: AtomicBool::new(false),
+            answered: AtomicBool::new(false),
+            render: Mutex::new(None),
         })
     }
 
@@ -67,6 +91,38 @@ impl IdempotencyScope {
 
     pub(crate) fn mark_written(&self) {
         self.wrote.store(true, Ordering::Release);
+    }
+
+    /// Whether the answer was kept with a committed write (see [`answer_with`]).
+    pub fn answered(&self) -> bool {
+        self.answered.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn mark_answered(&self) {
+        self.answered.store(true, Ordering::Release);
+    }
+
+    /// How the writes submitted from now on render the answer, if they should.
+    pub(crate) fn render(&self) -> Option<Render> {
+        self.render
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+/// Says that the request's answer is `render` of what its next write returning a `T`
+/// returns: when the request runs in an [`IdempotencyScope`], that write keeps the answer
+/// in its own savepoint. Without a scope it does nothing. `render` must be the very
+/// function the handler answers with, so that the kept answer is the one sent.
+pub fn answer_with<T: 'static>(render: impl Fn(&T) -> RecordedAnswer + Send + Sync + 'static) {
+    if let Some(scope) = IdempotencyScope::current() {
+        let render: Render =
+            Arc::new(move |value: &dyn Any| value.downcast_ref::<T>().map(&render));
+        *scope
+            .render
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(render);
     }
 }
 

@@ -247,7 +247,8 @@ async fn client(
 struct Retried {
     /// Applied before the kill, answered again from the kept answer.
     replayed: u32,
-    /// Applied before the kill, which came before the answer was kept: 409.
+    /// Applied before the kill, which came before the answer was kept: 409. Never, for
+    /// the writes the harness makes (their answers are kept with them).
     answer_lost: u32,
     /// Not applied before the kill: applied now.
     applied: u32,
@@ -505,6 +506,11 @@ async fn kill_and_restart(dir: &Path, rounds: u32, seed: u64) {
         server = Server::start(dir, &[], &[KEY]);
         let checking = Instant::now();
         let retried = retry(&server.base, cut_short, &acknowledged).await;
+        // Every write here keeps its answer in its own savepoint: none can be lost.
+        assert_eq!(
+            retried.answer_lost, 0,
+            "a retry got 409: an answer was lost"
+        );
         all_retried.replayed += retried.replayed;
         all_retried.answer_lost += retried.answer_lost;
         all_retried.applied += retried.applied;

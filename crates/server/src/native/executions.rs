@@ -5,15 +5,18 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use pipelog_core::execution::{ActionOrigin, ExecutionStatus, FinalStatus, LaunchExecution};
+use pipelog_core::execution::{
+    ActionOrigin, Execution, ExecutionStatus, FinalStatus, LaunchExecution,
+};
 use pipelog_core::ids::{ExecutionId, JobKey};
 use pipelog_core::job::{JobSpec, JobTitle, JobType, PipelineId, SystemJobType};
 use pipelog_core::paging::{PageLimit, TimeRange};
 use pipelog_core::time::UtcTime;
 use pipelog_store::ExecutionFilter;
+use pipelog_store::idempotency::RecordedAnswer;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
@@ -25,6 +28,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParam, QueryParams, comma_list};
+use crate::idempotency::{answering, json_answer};
 use crate::openapi::ErrorResponse;
 use crate::response::Json;
 
@@ -101,15 +105,22 @@ pub(crate) async fn launch(
         input: body.input.unwrap_or_default(),
         launched_by: Some(principal.key().id),
     };
-    let execution = state
-        .store
-        .launch_execution(principal.account(), launch)
-        .await?;
-    let location = HeaderValue::from_str(&format!("/v1/executions/{}", execution.id))
-        .map_err(|error| ApiError::Internal(error.to_string()))?;
-    let mut response = (StatusCode::CREATED, Json(ExecutionView::from(execution))).into_response();
-    response.headers_mut().insert(header::LOCATION, location);
-    Ok(response)
+    let render = |execution: &Execution| {
+        let location = format!("/v1/executions/{}", execution.id);
+        let view = ExecutionView::from(execution.clone());
+        json_answer(StatusCode::CREATED, &view, Some(location))
+    };
+    let launched = state.store.launch_execution(principal.account(), launch);
+    Ok(answering(render, launched).await?)
+}
+
+/// The answer of a transition: the execution as it now is.
+fn transitioned(execution: &Execution) -> RecordedAnswer {
+    json_answer(
+        StatusCode::OK,
+        &ExecutionView::from(execution.clone()),
+        None,
+    )
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -196,12 +207,11 @@ pub(crate) async fn start(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(id): PathParam,
-) -> Result<Json<ExecutionView>, ApiError> {
-    let execution = state
+) -> Result<Response, ApiError> {
+    let started = state
         .store
-        .start_execution(principal.account(), execution_id(&id)?)
-        .await?;
-    Ok(Json(execution.into()))
+        .start_execution(principal.account(), execution_id(&id)?);
+    Ok(answering(transitioned, started).await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -222,12 +232,11 @@ pub(crate) async fn end(
     principal: Principal,
     PathParam(id): PathParam,
     JsonBody(body): JsonBody<EndBody>,
-) -> Result<Json<ExecutionView>, ApiError> {
-    let execution = state
+) -> Result<Response, ApiError> {
+    let ended = state
         .store
-        .end_execution(principal.account(), execution_id(&id)?, body.status)
-        .await?;
-    Ok(Json(execution.into()))
+        .end_execution(principal.account(), execution_id(&id)?, body.status);
+    Ok(answering(transitioned, ended).await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
 use axum::routing::get;
 use pipelog_core::ids::ExecutionId;
 use pipelog_core::log_entry::{
@@ -15,7 +16,7 @@ use pipelog_core::log_entry::{
 };
 use pipelog_core::paging::{LogQuery, PageLimit, SeveritySet, SortOrder, TimeRange};
 use pipelog_core::time::UtcTime;
-use pipelog_store::LogTarget;
+use pipelog_store::{Appended, LogTarget};
 use serde::de::{DeserializeOwned, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -27,6 +28,7 @@ use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
 use crate::extract::{BodyFormat, PathParam, QueryParams, body_bytes, comma_list, parse_json};
+use crate::idempotency::{answering, json_answer};
 use crate::openapi::ErrorResponse;
 use crate::response::Json;
 
@@ -281,27 +283,27 @@ pub(crate) async fn append(
     principal: Principal,
     PathParam(id): PathParam,
     request: Request,
-) -> Result<(StatusCode, Json<AppendedView>), ApiError> {
+) -> Result<Response, ApiError> {
     let id = execution_id(&id)?;
     let format = BodyFormat::of(request.headers())?;
     let bytes = body_bytes(request, &state).await?;
     let lines = decode_lines(format, &bytes)?;
-    let appended = state
-        .store
-        .append_logs(principal.account(), LogTarget::Execution(id), lines)
-        .await?;
-    let last_seq = (appended.count > 0).then(|| appended.first_seq + appended.count - 1);
-    Ok((
-        StatusCode::CREATED,
-        Json(AppendedView {
+    let render = |appended: &Appended| {
+        let last_seq = (appended.count > 0).then(|| appended.first_seq + appended.count - 1);
+        let view = AppendedView {
             execution_id: appended.execution_id,
             count: appended.count,
             duplicates: appended.duplicates,
             first_seq: last_seq.map(|_| appended.first_seq),
             last_seq,
             created_at: appended.created_at,
-        }),
-    ))
+        };
+        json_answer(StatusCode::CREATED, &view, None)
+    };
+    let appended = state
+        .store
+        .append_logs(principal.account(), LogTarget::Execution(id), lines);
+    Ok(answering(render, appended).await?)
 }
 
 #[cfg(test)]

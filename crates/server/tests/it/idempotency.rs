@@ -3,13 +3,13 @@
 //! no answer is never applied again.
 
 use futures_util::future::join_all;
-use pipelog_core::execution::{ActionOrigin, LaunchExecution};
+use pipelog_core::execution::{ActionOrigin, Execution, LaunchExecution};
 use pipelog_core::idempotency::{IdempotencyKey, RequestFingerprint};
 use pipelog_core::ids::{AccountName, JobKey, KeyId};
 use pipelog_core::job::JobSpec;
 use pipelog_core::time::UtcTime;
 use pipelog_store::Store;
-use pipelog_store::idempotency::IdempotencyScope;
+use pipelog_store::idempotency::{IdempotencyScope, RecordedAnswer, answer_with};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -121,7 +121,10 @@ async fn a_key_reused_for_another_request_or_malformed_is_refused() {
 
     for (bad, problem) in [
         ("", "must not be empty"),
-        (&"k".repeat(256) as &str, "must be at most 255 bytes long, got 256"),
+        (
+            &"k".repeat(256) as &str,
+            "must be at most 255 bytes long, got 256",
+        ),
         ("a\"b", "must be printable ASCII characters"),
     ] {
         expect_error(
@@ -290,5 +293,64 @@ async fn a_claim_without_an_answer_is_never_applied_again() {
     );
     expect_status(retry().await, StatusCode::CREATED).await;
     assert_eq!(executions_of(&app, key, "interrupted").await, 2);
+    app.stop().await;
+}
+
+/// A write whose handler said how its answer follows from its value keeps that answer in
+/// its own savepoint: a kill right after its commit still leaves the answer for a retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_kept_with_its_write_survives_without_a_second_commit() {
+    let app = TestApp::spawn().await;
+    let created = app
+        .key_with_limit("acme", &["JOBS_EXECUTE", "JOBS_READ"], Some(0))
+        .await;
+    let key = created["key"].as_str().unwrap();
+    let body = r#"{"jobKey":"kept"}"#;
+    let acme = AccountName::parse("acme").unwrap();
+    let account = app.store.find_account(&acme).await.unwrap().unwrap();
+    let scope = IdempotencyScope::new(
+        account,
+        KeyId::parse(created["id"].as_str().unwrap()).unwrap(),
+        IdempotencyKey::parse("kept").unwrap(),
+        RequestFingerprint::of("POST", "/v1/executions", body.as_bytes()),
+    );
+    let launch = LaunchExecution {
+        job: JobSpec::with_key(JobKey::parse("kept").unwrap()),
+        action_origin: ActionOrigin::Unknown,
+        input: Default::default(),
+        launched_by: None,
+    };
+    // What a handler does: say how the answer follows, then write; the server then stops.
+    let execution = scope
+        .run(async {
+            answer_with(|execution: &Execution| RecordedAnswer {
+                status: 201,
+                content_type: Some("application/json".into()),
+                location: Some(format!("/v1/executions/{}", execution.id)),
+                error: None,
+                body: format!(r#"{{"id":"{}"}}"#, execution.id).into_bytes(),
+            });
+            app.store.launch_execution(account, launch).await
+        })
+        .await
+        .unwrap();
+    assert!(scope.wrote() && scope.answered());
+
+    let retry = app
+        .request(Method::POST, "/v1/executions", key)
+        .header("Idempotency-Key", "kept")
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(replayed(&retry));
+    assert_eq!(
+        retry.headers()["location"],
+        format!("/v1/executions/{}", execution.id).as_str()
+    );
+    let answer = expect_status(retry, StatusCode::CREATED).await;
+    assert_eq!(answer, json!({"id": execution.id.to_string()}));
+    assert_eq!(executions_of(&app, key, "kept").await, 1);
     app.stop().await;
 }

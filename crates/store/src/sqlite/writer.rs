@@ -216,13 +216,22 @@ impl Writer {
         F: FnOnce(&Connection, UtcTime) -> Result<T, StoreError> + Send + 'static,
     {
         // A write of a request with an Idempotency-Key claims the key in its own savepoint.
+        // And when the handler said how its answer follows from the write's value, the
+        // answer is kept in the same savepoint.
         let scope = IdempotencyScope::current();
         let claiming = scope.clone();
+        let render = scope.as_ref().and_then(|scope| scope.render());
         let op = move |connection: &Connection, now| {
-            if let Some(scope) = &claiming {
-                idempotency::claim(connection, scope, now)?;
+            let Some(scope) = &claiming else {
+                return op(connection, now).map(|value| (value, false));
+            };
+            idempotency::claim(connection, scope, now)?;
+            let value = op(connection, now)?;
+            let answer = render.and_then(|render| render(&value as &dyn std::any::Any));
+            if let Some(answer) = &answer {
+                idempotency::answer(connection, scope, answer)?;
             }
-            op(connection, now)
+            Ok((value, answer.is_some()))
         };
         let (reply, answer) = oneshot::channel();
         let write = QueuedWrite {
@@ -237,10 +246,13 @@ impl Writer {
                 mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
             })?;
         let outcome = answer.await.unwrap_or(Err(StoreError::Closed));
-        if let (Some(scope), Ok(_)) = (&scope, &outcome) {
+        if let (Some(scope), Ok((_, answered))) = (&scope, &outcome) {
             scope.mark_written();
+            if *answered {
+                scope.mark_answered();
+            }
         }
-        outcome
+        outcome.map(|(value, _)| value)
     }
 
     /// Commits everything queued before this call, then stops the thread. Writes queued
