@@ -2,10 +2,12 @@
 //! key reused for another request is refused; a key whose first attempt committed but kept
 //! no answer is never applied again.
 
+use std::sync::Arc;
+
 use futures_util::future::join_all;
 use pipelog_core::execution::{ActionOrigin, Execution, LaunchExecution};
 use pipelog_core::idempotency::{IdempotencyKey, RequestFingerprint};
-use pipelog_core::ids::{AccountName, JobKey, KeyId};
+use pipelog_core::ids::{AccountId, AccountName, JobKey, KeyId};
 use pipelog_core::job::JobSpec;
 use pipelog_core::time::UtcTime;
 use pipelog_store::Store;
@@ -238,48 +240,72 @@ async fn concurrent_attempts_with_one_key_write_once() {
     app.stop().await;
 }
 
+/// A first attempt at launching `job` with Idempotency-Key `key`, as the store sees it,
+/// run straight on the store: a key of "acme", the scope the server would set, and the
+/// launch its handler would make. Also the key's secret and the request's exact body.
+struct Attempt {
+    secret: String,
+    body: String,
+    account: AccountId,
+    scope: Arc<IdempotencyScope>,
+    launch: LaunchExecution,
+}
+
+async fn attempt(app: &TestApp, job: &str, key: &str) -> Attempt {
+    let created = app
+        .key_with_limit("acme", &["JOBS_EXECUTE", "JOBS_READ"], Some(0))
+        .await;
+    let body = format!(r#"{{"jobKey":"{job}"}}"#);
+    let acme = AccountName::parse("acme").unwrap();
+    let account = app.store.find_account(&acme).await.unwrap().unwrap();
+    let scope = IdempotencyScope::new(
+        account,
+        KeyId::parse(created["id"].as_str().unwrap()).unwrap(),
+        IdempotencyKey::parse(key).unwrap(),
+        RequestFingerprint::of("POST", "/v1/executions", body.as_bytes()),
+    );
+    let launch = LaunchExecution {
+        job: JobSpec::with_key(JobKey::parse(job).unwrap()),
+        action_origin: ActionOrigin::Unknown,
+        input: Default::default(),
+        launched_by: None,
+    };
+    Attempt {
+        secret: created["key"].as_str().unwrap().to_owned(),
+        body,
+        account,
+        scope,
+        launch,
+    }
+}
+
+/// The attempt's request, sent again over HTTP.
+async fn retry(app: &TestApp, attempt: &Attempt, key: &str) -> Response {
+    app.request(Method::POST, "/v1/executions", &attempt.secret)
+        .header("Idempotency-Key", key)
+        .header("content-type", "application/json")
+        .body(attempt.body.clone())
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The server stopped after an attempt's writes committed and before its answer was kept:
 /// the retry is told so, and nothing is written twice. Then, past the window, the key is
 /// forgotten and a retry is a new request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_without_an_answer_is_never_applied_again() {
     let app = TestApp::spawn().await;
-    let created = app
-        .key_with_limit("acme", &["JOBS_EXECUTE", "JOBS_READ"], Some(0))
-        .await;
-    let key = created["key"].as_str().unwrap();
-    let body = r#"{"jobKey":"interrupted"}"#;
-    let acme = AccountName::parse("acme").unwrap();
-    let account = app.store.find_account(&acme).await.unwrap().unwrap();
-    let scope = IdempotencyScope::new(
-        account,
-        KeyId::parse(created["id"].as_str().unwrap()).unwrap(),
-        IdempotencyKey::parse("lost").unwrap(),
-        RequestFingerprint::of("POST", "/v1/executions", body.as_bytes()),
-    );
-    let launch = LaunchExecution {
-        job: JobSpec::with_key(JobKey::parse("interrupted").unwrap()),
-        action_origin: ActionOrigin::Unknown,
-        input: Default::default(),
-        launched_by: None,
-    };
-    scope
-        .run(app.store.launch_execution(account, launch))
-        .await
-        .unwrap();
-    assert!(scope.wrote());
+    let attempt = attempt(&app, "interrupted", "lost").await;
+    let launched = app
+        .store
+        .launch_execution(attempt.account, attempt.launch.clone());
+    attempt.scope.run(launched).await.unwrap();
+    assert!(attempt.scope.wrote() && !attempt.scope.answered());
+    let key = attempt.secret.as_str();
 
-    let retry = || async {
-        app.request(Method::POST, "/v1/executions", key)
-            .header("Idempotency-Key", "lost")
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-    };
     expect_error(
-        retry().await,
+        retry(&app, &attempt, "lost").await,
         StatusCode::CONFLICT,
         "its writes stand and will not be applied again",
     )
@@ -291,7 +317,7 @@ async fn a_claim_without_an_answer_is_never_applied_again() {
         app.store.expire_idempotency_keys(later, 10).await.unwrap(),
         1
     );
-    expect_status(retry().await, StatusCode::CREATED).await;
+    expect_status(retry(&app, &attempt, "lost").await, StatusCode::CREATED).await;
     assert_eq!(executions_of(&app, key, "interrupted").await, 2);
     app.stop().await;
 }
@@ -301,27 +327,12 @@ async fn a_claim_without_an_answer_is_never_applied_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_kept_with_its_write_survives_without_a_second_commit() {
     let app = TestApp::spawn().await;
-    let created = app
-        .key_with_limit("acme", &["JOBS_EXECUTE", "JOBS_READ"], Some(0))
-        .await;
-    let key = created["key"].as_str().unwrap();
-    let body = r#"{"jobKey":"kept"}"#;
-    let acme = AccountName::parse("acme").unwrap();
-    let account = app.store.find_account(&acme).await.unwrap().unwrap();
-    let scope = IdempotencyScope::new(
-        account,
-        KeyId::parse(created["id"].as_str().unwrap()).unwrap(),
-        IdempotencyKey::parse("kept").unwrap(),
-        RequestFingerprint::of("POST", "/v1/executions", body.as_bytes()),
-    );
-    let launch = LaunchExecution {
-        job: JobSpec::with_key(JobKey::parse("kept").unwrap()),
-        action_origin: ActionOrigin::Unknown,
-        input: Default::default(),
-        launched_by: None,
-    };
+    let attempt = attempt(&app, "kept", "kept").await;
+    let (account, launch) = (attempt.account, attempt.launch.clone());
+    let key = attempt.secret.as_str();
     // What a handler does: say how the answer follows, then write; the server then stops.
-    let execution = scope
+    let execution = attempt
+        .scope
         .run(async {
             answer_with(|execution: &Execution| RecordedAnswer {
                 status: 201,
@@ -334,16 +345,9 @@ async fn an_answer_kept_with_its_write_survives_without_a_second_commit() {
         })
         .await
         .unwrap();
-    assert!(scope.wrote() && scope.answered());
+    assert!(attempt.scope.wrote() && attempt.scope.answered());
 
-    let retry = app
-        .request(Method::POST, "/v1/executions", key)
-        .header("Idempotency-Key", "kept")
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let retry = retry(&app, &attempt, "kept").await;
     assert!(replayed(&retry));
     assert_eq!(
         retry.headers()["location"],
