@@ -285,41 +285,6 @@ async fn retry(base: &str, writes: Vec<Write>, acknowledged: &Shared) -> Retried
     retried
 }
 
-/// GETs `path` with the chosen key; the answer must be 200.
-async fn get(http: &reqwest::Client, server: &Server, path: &str) -> Value {
-    let response = http
-        .get(server.url(path))
-        .header("X-Api-Key", CHOSEN_KEY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    response.json().await.unwrap()
-}
-
-/// Every message of an execution, in `seq` order, checking that `seq` has no gap.
-async fn stored_lines(http: &reqwest::Client, server: &Server, execution: &str) -> Vec<String> {
-    let mut messages = Vec::new();
-    let mut path = format!("/v1/executions/{execution}/logs?limit=1000");
-    loop {
-        let page = get(http, server, &path).await;
-        for line in page["data"].as_array().unwrap() {
-            assert_eq!(
-                line["seq"].as_u64().unwrap(),
-                messages.len() as u64,
-                "execution {execution}: seq has a gap or repeats"
-            );
-            messages.push(line["message"].as_str().unwrap().to_owned());
-        }
-        match page["nextCursor"].as_str() {
-            Some(cursor) => {
-                path = format!("/v1/executions/{execution}/logs?limit=1000&cursor={cursor}")
-            }
-            None => return messages,
-        }
-    }
-}
-
 /// Every acknowledged text is in `stored`, and nothing in `stored` is there twice.
 fn exactly_once(what: &str, acknowledged: &[String], stored: Vec<String>) -> usize {
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
@@ -374,7 +339,7 @@ async fn check(server: &Server, acknowledged: &Acknowledged, scope: Scope<'_>) -
         if !scope.execution(execution) {
             continue;
         }
-        let stored = stored_lines(&http, server, execution).await;
+        let stored = server.messages(&http, execution).await;
         checked += exactly_once(&format!("lines of {execution}"), lines, stored);
     }
     for (operation, messages) in &acknowledged.items {
@@ -387,7 +352,7 @@ async fn check(server: &Server, acknowledged: &Acknowledged, scope: Scope<'_>) -
                 "/api/v1/OperatingLogs?operationId={operation}&limit=1000&offset={}",
                 stored.len()
             );
-            let page = get(&http, server, &path).await;
+            let page = server.call(&http, Method::GET, &path, Value::Null).await;
             let items = page["items"].as_array().unwrap();
             stored.extend(
                 items
@@ -404,7 +369,7 @@ async fn check(server: &Server, acknowledged: &Acknowledged, scope: Scope<'_>) -
     let mut queued = Vec::new();
     for page in 0.. {
         let path = format!("/v1/audit_logs?size=1000&page={page}");
-        let entries = get(&http, server, &path).await;
+        let entries = server.call(&http, Method::GET, &path, Value::Null).await;
         let entries = entries["data"].as_array().unwrap().clone();
         for entry in &entries {
             match entry["type"].as_str().unwrap() {
@@ -428,14 +393,17 @@ async fn check(server: &Server, acknowledged: &Acknowledged, scope: Scope<'_>) -
         Scope::Everything => 0,
     };
     for execution in &acknowledged.executions[launched_since..] {
-        get(&http, server, &format!("/v1/executions/{execution}")).await;
+        let path = format!("/v1/executions/{execution}");
+        server.call(&http, Method::GET, &path, Value::Null).await;
     }
     checked += exactly_once(
         "job.queue entries of launched executions",
         &acknowledged.executions,
         queued,
     );
-    let verified = get(&http, server, "/v1/audit_logs/verify").await;
+    let verified = server
+        .call(&http, Method::GET, "/v1/audit_logs/verify", Value::Null)
+        .await;
     assert_eq!(verified["valid"], true, "the audit chain: {verified}");
     checked
 }

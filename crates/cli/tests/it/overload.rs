@@ -250,24 +250,7 @@ async fn ten_times_the_sustainable_load_is_shed_and_survived() {
     // Nothing acknowledged was lost or doubled.
     let stored = std::mem::take(&mut *stored.lock().unwrap());
     for (execution, mut acknowledged) in stored {
-        let mut lines = Vec::new();
-        let mut path = format!("/v1/executions/{execution}/logs?limit=1000");
-        loop {
-            let page = server.call(&http, Method::GET, &path, Value::Null).await;
-            lines.extend(
-                page["data"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|line| line["message"].as_str().unwrap().to_owned()),
-            );
-            match page["nextCursor"].as_str() {
-                Some(cursor) => {
-                    path = format!("/v1/executions/{execution}/logs?limit=1000&cursor={cursor}")
-                }
-                None => break,
-            }
-        }
+        let mut lines = server.messages(&http, &execution).await;
         acknowledged.sort();
         lines.sort();
         assert_eq!(

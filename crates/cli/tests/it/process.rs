@@ -102,6 +102,32 @@ impl Server {
         response.json().await.unwrap()
     }
 
+    /// Every message of an execution in `seq` order, read page by page, checking that
+    /// `seq` runs from 0 without a gap.
+    pub async fn messages(&self, client: &reqwest::Client, execution: &str) -> Vec<String> {
+        let mut messages = Vec::new();
+        let mut path = format!("/v1/executions/{execution}/logs?limit=1000");
+        loop {
+            let page = self
+                .call(client, reqwest::Method::GET, &path, serde_json::Value::Null)
+                .await;
+            for line in page["data"].as_array().unwrap() {
+                assert_eq!(
+                    line["seq"].as_u64().unwrap(),
+                    messages.len() as u64,
+                    "execution {execution}: seq has a gap or repeats"
+                );
+                messages.push(line["message"].as_str().unwrap().to_owned());
+            }
+            match page["nextCursor"].as_str() {
+                Some(cursor) => {
+                    path = format!("/v1/executions/{execution}/logs?limit=1000&cursor={cursor}")
+                }
+                None => return messages,
+            }
+        }
+    }
+
     pub fn stderr(&self) -> Vec<String> {
         self.stderr.lock().unwrap().clone()
     }

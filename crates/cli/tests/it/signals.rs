@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::process::{CHOSEN_KEY, Server};
 
@@ -64,36 +64,7 @@ async fn write_while_stopping(
 /// Every line of the execution, after a restart, with seqs checked for gaps.
 async fn lines_after_restart(dir: &std::path::Path, id: &str) -> Vec<String> {
     let server = Server::start(dir, &[], &[KEY]);
-    let client = reqwest::Client::new();
-    let mut messages = Vec::new();
-    let mut url = server.url(&format!("/v1/executions/{id}/logs?limit=1000"));
-    loop {
-        let page: Value = client
-            .get(&url)
-            .header("X-Api-Key", CHOSEN_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        for line in page["data"].as_array().unwrap() {
-            assert_eq!(
-                line["seq"].as_u64().unwrap(),
-                messages.len() as u64,
-                "no gap in seq"
-            );
-            messages.push(line["message"].as_str().unwrap().to_owned());
-        }
-        match page["nextCursor"].as_str() {
-            Some(cursor) => {
-                url = server.url(&format!(
-                    "/v1/executions/{id}/logs?limit=1000&cursor={cursor}"
-                ))
-            }
-            None => break,
-        }
-    }
+    let messages = server.messages(&reqwest::Client::new(), id).await;
     assert!(server.terminate().success());
     messages
 }
