@@ -7,6 +7,8 @@
 //! named by `pipelog.job`, else the resource's `service.name`. The severity number (else
 //! the severity text) gives the severity, the body the message, and the record's and its
 //! resource's attributes, trace and span ids and scope are kept as the line's attributes.
+//! A record's `pipelog.client_id` attribute is its line's `clientId`: an exporter that
+//! resends records after a failure writes each once.
 //! A record that cannot be placed is rejected alone, as a partial success; all the others
 //! are committed together before the answer.
 
@@ -29,7 +31,8 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use pipelog_core::ids::{Cid, JobKey, KeyId};
 use pipelog_core::log_entry::{
-    EmitterName, EventCorrelationId, LogAttributes, LogLine, LogMessage, MessageType, Severity,
+    ClientLineId, EmitterName, EventCorrelationId, LogAttributes, LogLine, LogMessage, MessageType,
+    Severity,
 };
 use pipelog_core::time::UtcTime;
 use pipelog_store::{LogTarget, StoreError};
@@ -45,6 +48,8 @@ use crate::request_context::ProtocolError;
 const CID_ATTRIBUTE: &str = "pipelog.cid";
 /// The attribute that names the job of an execution a record creates.
 const JOB_ATTRIBUTE: &str = "pipelog.job";
+/// The record's own id, the line's `clientId`.
+const CLIENT_ID_ATTRIBUTE: &str = "pipelog.client_id";
 /// The job of an execution a record creates when nothing names one.
 const DEFAULT_JOB: &str = "opentelemetry";
 
@@ -467,7 +472,10 @@ fn place(
         event_correlation_id,
         timestamp,
         attributes,
-        client_id: None,
+        client_id: find_string(&record.attributes, CLIENT_ID_ATTRIBUTE)
+            .map(ClientLineId::parse)
+            .transpose()
+            .map_err(|error| format!("{CLIENT_ID_ATTRIBUTE} {error}"))?,
     };
     Ok((cid, job, line))
 }
@@ -482,7 +490,7 @@ fn attributes_of(
 ) -> Map<String, Value> {
     let mut attributes = Map::new();
     for pair in resource.iter().chain(&record.attributes) {
-        if pair.key != CID_ATTRIBUTE && pair.key != JOB_ATTRIBUTE {
+        if ![CID_ATTRIBUTE, JOB_ATTRIBUTE, CLIENT_ID_ATTRIBUTE].contains(&pair.key.as_str()) {
             attributes.insert(pair.key.clone(), json_of(pair.value.as_ref()));
         }
     }

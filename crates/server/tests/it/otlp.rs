@@ -246,6 +246,53 @@ async fn gzipped_protobuf_is_placed_by_cid_and_the_unplaceable_are_rejected_alon
     assert!(ended_lines.is_empty(), "nothing written to the ended run");
 }
 
+/// An exporter that resends after a failure writes each record once when records carry
+/// `pipelog.client_id`, which becomes the line's `clientId` and not an attribute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_with_a_client_id_are_written_once_when_resent() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let with_id = |message: &str, id: &str| {
+        record(
+            message,
+            9,
+            vec![
+                attribute("pipelog.cid", "resent-run"),
+                attribute("pipelog.client_id", id),
+            ],
+        )
+    };
+    let first = export_of(vec![with_id("one", "r-1"), with_id("two", "r-2")]);
+    let resent = export_of(vec![
+        with_id("two", "r-2"),
+        with_id("three", "r-3"),
+        with_id("one", "r-1"),
+    ]);
+    for export in [first, resent] {
+        let response = post(
+            &app,
+            &key,
+            "application/x-protobuf",
+            false,
+            export.encode_to_vec(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let (_, lines) = lines_of(&app, &key, "resent-run").await;
+    let got: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|line| {
+            (
+                line["message"].as_str().unwrap(),
+                line["clientId"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("one", "r-1"), ("two", "r-2"), ("three", "r-3")]);
+    assert!(lines[0]["attributes"].get("pipelog.client_id").is_none());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_answer_a_status_in_the_requests_encoding() {
     let app = TestApp::spawn().await;
