@@ -246,6 +246,9 @@ pub type SourceName = Label<256>;
 pub type AgentCode = Label<128>;
 /// Pairs a Begin with its End.
 pub type ScopeId = Label<128>;
+/// A writer's own id for an item, unique within its account: an item whose id the account
+/// already holds is not recorded again, so a writer may resend items after any failure.
+pub type ClientItemId = Label<128>;
 /// A custom field's key.
 pub type CustomFieldKey = Label<256>;
 /// A custom field's value.
@@ -293,6 +296,7 @@ pub struct OperatingItemDraft {
     pub publisher_source_id: Option<SourceId>,
     pub utc_timestamp: Option<UtcTime>,
     pub scope_id: Option<ScopeId>,
+    pub client_id: Option<ClientItemId>,
 }
 
 /// A draft that breaks a rule: names the field at fault and what was expected.
@@ -331,6 +335,8 @@ pub struct NewOperatingItem {
     pub publisher_source_id: Option<SourceId>,
     pub utc_timestamp: Option<UtcTime>,
     pub scope_id: Option<ScopeId>,
+    /// The writer's id for the item (pipelog's addition to seed 004).
+    pub client_id: Option<ClientItemId>,
 }
 
 impl NewOperatingItem {
@@ -447,6 +453,7 @@ impl NewOperatingItem {
             publisher_source_id: draft.publisher_source_id,
             utc_timestamp: draft.utc_timestamp,
             scope_id,
+            client_id: draft.client_id,
         })
     }
 }

@@ -991,6 +991,7 @@ pub(crate) mod worked_example {
                             publisher_source_id: None,
                             utc_timestamp: Some(at(millis)),
                             scope_id: scope.map(|scope| Label::parse(scope).unwrap()),
+                            client_id: None,
                         },
                     }
                 },

@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use pipelog_core::gantt::GanttChart;
 use pipelog_core::ids::{AgentId, OperatingItemId, OperationId, SourceId};
 use pipelog_core::operating::{
-    ActivityType, AgentCode, Category, CustomCategoryName, CustomField, CustomFieldKey,
+    ActivityType, AgentCode, Category, ClientItemId, CustomCategoryName, CustomField, CustomFieldKey,
     CustomFieldValue, DetailLine, ItemMessage, NewOperatingItem, OperatingItem, OperatingItemDraft,
     OperationScope, OperationType, ScopeId, SourceName, StatusSeverity,
 };
@@ -118,6 +118,8 @@ pub(crate) struct OperatingItemView {
     utc_timestamp: Option<UtcTime>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scope_id: Option<ScopeId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<ClientItemId>,
 }
 
 impl From<OperatingItem> for OperatingItemView {
@@ -142,6 +144,7 @@ impl From<OperatingItem> for OperatingItemView {
             publisher_source_id: item.publisher_source_id,
             utc_timestamp: item.utc_timestamp,
             scope_id: item.scope_id,
+            client_id: item.client_id,
         }
     }
 }
@@ -176,6 +179,9 @@ pub(crate) struct CreateItemBody {
     #[serde(default, deserialize_with = "utc_time_assuming_utc")]
     utc_timestamp: Option<UtcTime>,
     scope_id: Option<ScopeId>,
+    /// The writer's id for the item, unique in the account: an item whose id was recorded
+    /// already is answered as recorded then, and not recorded again.
+    client_id: Option<ClientItemId>,
 }
 
 /// The body's field names, as the seed spells them: a field sent in another case is
@@ -197,6 +203,7 @@ const BODY_FIELDS: &[&str] = &[
     "publisherSourceId",
     "utcTimestamp",
     "scopeId",
+    "clientId",
 ];
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -242,6 +249,7 @@ impl CreateItemBody {
             publisher_source_id: self.publisher_source_id,
             utc_timestamp: self.utc_timestamp,
             scope_id: self.scope_id,
+            client_id: self.client_id,
         }
     }
 }

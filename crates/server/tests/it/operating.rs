@@ -793,3 +793,43 @@ async fn another_account_sees_nothing_and_permissions_hold() {
     )
     .await;
 }
+
+/// Items may carry a `clientId`: resent, even in another batch, they are answered as
+/// recorded the first time and not recorded again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resent_items_with_a_client_id_are_recorded_once() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let item = |message: &str, id: &str| {
+        json!({
+            "operationId": OP_A,
+            "operationType": "ConsumeData",
+            "activityType": "ProcessingResult",
+            "message": message,
+            "sourceId": C1,
+            "clientId": id,
+        })
+    };
+    let batch = |items: Value| async {
+        expect_status(
+            app.post(&format!("{PATH}/batch"), &key, items).await,
+            StatusCode::CREATED,
+        )
+        .await
+    };
+    let first = batch(json!([item("one", "c-1"), item("two", "c-2")])).await;
+    let resent = batch(json!([
+        item("two", "c-2"),
+        item("three", "c-3"),
+        item("one", "c-1")
+    ]))
+    .await;
+    assert_eq!(resent["items"][0], first["items"][1]);
+    assert_eq!(resent["items"][2], first["items"][0]);
+    assert_eq!(resent["items"][1]["clientId"], "c-3");
+    let single = post_item(&app, &key, item("two", "c-2")).await;
+    assert_eq!(single, first["items"][1], "the single route too");
+    let listed = query(&app, &key, &format!("operationId={OP_A}")).await;
+    assert_eq!(listed["totalCount"], 3);
+    app.stop().await;
+}

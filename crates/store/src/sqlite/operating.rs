@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use pipelog_core::ids::{AccountId, AgentId, Label, OperatingItemId, OperationId, SourceId};
 use pipelog_core::operating::{
-    ActivityType, Category, CustomField, ItemText, ItemTiming, NewOperatingItem, OperatingItem,
+    ActivityType, Category, ClientItemId, CustomField, ItemText, ItemTiming, NewOperatingItem, OperatingItem,
     OperationType, StatusSeverity,
 };
 use pipelog_core::operating_stats::{AggregateStatistics, ComponentFilter, StatisticsAccumulator};
@@ -89,11 +89,24 @@ pub(super) fn record(
         "INSERT INTO operating_items (public_id, account_id, operation, operation_type, \
          activity_type, severity, system_level, created_on, event_time, utc_timestamp, \
          source_id, publisher_source_id, agent_id, agent_code, scope_id, category, source, \
-         message, details, custom_fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
-         ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+         message, details, custom_fields, client_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
+         ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
     )?;
-    let mut recorded = Vec::with_capacity(items.len());
+    let mut recorded: Vec<OperatingItem> = Vec::with_capacity(items.len());
+    // Items of this batch by client id: a repeat is answered as the first.
+    let mut by_client_id: HashMap<&str, usize> = HashMap::new();
     for item in items {
+        if let Some(client_id) = &item.client_id {
+            let known = match by_client_id.get(client_id.as_str()) {
+                Some(&index) => Some(recorded[index].clone()),
+                None => stored_by_client_id(connection, account, client_id)?,
+            };
+            if let Some(known) = known {
+                recorded.push(known);
+                continue;
+            }
+            by_client_id.insert(client_id.as_str(), recorded.len());
+        }
         let operation = match operations.get(&item.operation_id) {
             Some(&rowid) => rowid,
             None => {
@@ -160,6 +173,7 @@ pub(super) fn record(
             item.message.as_ref().map(ItemText::as_str),
             details,
             custom_fields,
+            item.client_id.as_ref().map(Label::as_str),
         ])?;
         let stored = OperatingItem {
             id,
@@ -292,7 +306,7 @@ fn decode_timings(mut bytes: &[u8], into: &mut Vec<ItemTiming>) -> Result<(), St
 const ITEM_SELECT: &str = "SELECT i.public_id, o.public_id, i.operation_type, i.activity_type, \
      i.severity, i.system_level, i.created_on, i.utc_timestamp, i.source_id, \
      i.publisher_source_id, i.agent_id, i.agent_code, i.scope_id, i.category, i.source, \
-     i.message, i.details, i.custom_fields \
+     i.message, i.details, i.custom_fields, i.client_id \
      FROM operating_items i JOIN operations o ON o.id = i.operation";
 
 fn item_from_row(row: &Row<'_>) -> rusqlite::Result<OperatingItem> {
@@ -344,8 +358,24 @@ fn item_from_row(row: &Row<'_>) -> rusqlite::Result<OperatingItem> {
             message: row.get::<_, Option<String>>(15)?.map(ItemText::from_stored),
             details,
             custom_fields,
+            client_id: optional_label(row, 18)?,
         },
     })
+}
+
+/// The account's item with this client id, if it recorded one.
+fn stored_by_client_id(
+    connection: &Connection,
+    account: AccountId,
+    client_id: &ClientItemId,
+) -> Result<Option<OperatingItem>, StoreError> {
+    let item = connection
+        .prepare_cached(&format!(
+            "{ITEM_SELECT} WHERE i.account_id = ?1 AND i.client_id = ?2"
+        ))?
+        .query_row(params![account.get(), client_id.as_str()], item_from_row)
+        .optional()?;
+    Ok(item)
 }
 
 pub(super) fn get(

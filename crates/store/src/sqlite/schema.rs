@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_log_attributes.sql"),
     include_str!("migrations/0006_idempotency.sql"),
     include_str!("migrations/0007_client_line_ids.sql"),
+    include_str!("migrations/0008_client_item_ids.sql"),
 ];
 
 /// Brings the store's schema up to date. Safe when two processes open one store at once:

@@ -57,6 +57,7 @@ macro_rules! every_suite_test {
             audit::anchors_hold_the_chain_to_its_past,
             audit_model::finds_agree_with_the_evaluator,
             operating::items_are_recorded_listed_and_read_back,
+            operating::resent_items_with_a_client_id_are_recorded_once,
             operating::statistics_read_the_operations_of_a_period,
             operating::another_account_sees_no_item_or_operation,
             operating::period_statistics_agree_with_the_items_short_or_long,

@@ -132,6 +132,55 @@ pub async fn items_are_recorded_listed_and_read_back(store: &dyn Store) {
     );
 }
 
+/// An item whose client id the account holds (or an earlier item of its batch has) is
+/// answered as recorded then, and not recorded again; ids are per account.
+pub async fn resent_items_with_a_client_id_are_recorded_once(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let other = some_account(store, "initech").await;
+    let operation = OperationId::generate();
+    let source = SourceId::generate();
+    let with_id = |at: i64, id: &str| NewOperatingItem {
+        client_id: Some(Label::parse(id).unwrap()),
+        ..item(operation, OperationType::InputData, None, source, at)
+    };
+    let first = store
+        .record_operating_items(account, vec![with_id(1, "i-1"), with_id(2, "i-2")])
+        .await
+        .unwrap();
+    let resent = store
+        .record_operating_items(
+            account,
+            vec![
+                with_id(2, "i-2"),
+                with_id(3, "i-3"),
+                with_id(3, "i-3"),
+                with_id(1, "i-1"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(resent[0], first[1], "answered as recorded the first time");
+    assert_eq!(resent[3], first[0]);
+    assert_eq!(
+        resent[1], resent[2],
+        "a repeat in the batch is the first of it"
+    );
+    assert_eq!(resent[1].item.client_id.as_ref().unwrap().as_str(), "i-3");
+    let items = store
+        .operation_items(account, operation, 100)
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 3, "i-1, i-2, i-3 once each");
+    let read = store.operating_item(account, first[0].id).await.unwrap();
+    assert_eq!(read, first[0], "the client id comes back");
+    // Another account's ids are its own.
+    let theirs = store
+        .record_operating_items(other, vec![with_id(1, "i-1")])
+        .await
+        .unwrap();
+    assert_ne!(theirs[0].id, first[0].id);
+}
+
 pub async fn statistics_read_the_operations_of_a_period(store: &dyn Store) {
     let account = some_account(store, "acme").await;
     let publisher = SourceId::generate();
