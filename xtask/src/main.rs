@@ -6,8 +6,13 @@
 //! - `bench [--quick] [--json FILE]`: builds pipelog and its benchmark harness in release
 //!   and runs it (`crates/bench`); docs/benchmarks.md explains the figures. `test` runs the
 //!   quick form as a smoke test: it must complete, its ratios are not judged there.
+//! - `fuzz [--seconds N]`: builds the fuzz targets of `fuzz/` with libFuzzer's coverage
+//!   instrumentation (the flags `cargo fuzz build --sanitizer none` uses, on stable, into
+//!   `fuzz/target`) and runs each for N seconds (60 by default) from its committed seeds;
+//!   fails on any crash. `test` runs each for 20 seconds.
 //! - `tidy`: the repository conventions alone (also part of `test`, as a unit test).
 
+mod fuzz;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -19,10 +24,11 @@ fn main() -> ExitCode {
     let outcome = match task.as_deref() {
         Some("test") => test(),
         Some("bench") => bench(std::env::args().skip(2).collect()),
+        Some("fuzz") => fuzz::run(std::env::args().skip(2).collect()),
         Some("tidy") => tidy::check(&workspace_root()).map_err(|problems| problems.join("\n")),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  test   install what the suite needs and run all of it\n  bench  measure pipelog against its ceilings (--quick: about a minute)\n  tidy   check the repository conventions"
+                "usage: cargo xtask <task>\n\ntasks:\n  test   install what the suite needs and run all of it\n  bench  measure pipelog against its ceilings (--quick: about a minute)\n  fuzz   build the fuzz targets and run each (--seconds N, 60 by default)\n  tidy   check the repository conventions"
             );
             return ExitCode::from(2);
         }
@@ -81,6 +87,10 @@ fn test() -> Result<(), String> {
     tests.args(["test", "--workspace", "--locked"]);
     step("tests", tests)?;
     conformance()?;
+    fuzz::run(vec![
+        "--seconds".to_owned(),
+        fuzz::SECONDS_IN_TEST.to_string(),
+    ])?;
     bench(vec!["--quick".to_owned()])
 }
 
