@@ -10,9 +10,13 @@
 //!   instrumentation (the flags `cargo fuzz build --sanitizer none` uses, on stable, into
 //!   `fuzz/target`) and runs each for N seconds (60 by default) from its committed seeds;
 //!   fails on any crash. `test` runs each for 20 seconds.
+//! - `soak [crash|overload|fuzz]`: the reliability tests' longer modes (200 crash rounds,
+//!   a minute of ten times the sustainable load, five minutes per fuzz target); all three
+//!   without an argument. docs/reliability.md records their figures.
 //! - `tidy`: the repository conventions alone (also part of `test`, as a unit test).
 
 mod fuzz;
+mod soak;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -25,10 +29,11 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench(std::env::args().skip(2).collect()),
         Some("fuzz") => fuzz::run(std::env::args().skip(2).collect()),
+        Some("soak") => soak::run(std::env::args().skip(2).collect()),
         Some("tidy") => tidy::check(&workspace_root()).map_err(|problems| problems.join("\n")),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  test   install what the suite needs and run all of it\n  bench  measure pipelog against its ceilings (--quick: about a minute)\n  fuzz   build the fuzz targets and run each (--seconds N, 60 by default)\n  tidy   check the repository conventions"
+                "usage: cargo xtask <task>\n\ntasks:\n  test   install what the suite needs and run all of it\n  bench  measure pipelog against its ceilings (--quick: about a minute)\n  fuzz   build the fuzz targets and run each (--seconds N, 60 by default)\n  soak   the reliability tests' longer modes (crash, overload, fuzz; about 20 minutes)\n  tidy   check the repository conventions"
             );
             return ExitCode::from(2);
         }
