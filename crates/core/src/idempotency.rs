@@ -35,7 +35,10 @@ impl IdempotencyKey {
                 len: text.len(),
             });
         }
-        if !text.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"') {
+        if !text
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"')
+        {
             return Err(InvalidName::BadCharacter(
                 "must be printable ASCII characters, without `\"` inside",
             ));
@@ -77,7 +80,10 @@ mod tests {
 
     #[test]
     fn keys_are_bare_or_quoted_printable_ascii() {
-        assert_eq!(IdempotencyKey::parse("abc-123").unwrap().as_str(), "abc-123");
+        assert_eq!(
+            IdempotencyKey::parse("abc-123").unwrap().as_str(),
+            "abc-123"
+        );
         assert_eq!(
             IdempotencyKey::parse("\"8e03978e-40d5-43e8-bc93-6894a57f9324\"")
                 .unwrap()
@@ -101,8 +107,14 @@ mod tests {
         let one = RequestFingerprint::of("POST", "/v1/executions", b"{}");
         assert_eq!(one, RequestFingerprint::of("POST", "/v1/executions", b"{}"));
         assert_ne!(one, RequestFingerprint::of("PUT", "/v1/executions", b"{}"));
-        assert_ne!(one, RequestFingerprint::of("POST", "/v1/executions?x", b"{}"));
-        assert_ne!(one, RequestFingerprint::of("POST", "/v1/executions", b"{ }"));
+        assert_ne!(
+            one,
+            RequestFingerprint::of("POST", "/v1/executions?x", b"{}")
+        );
+        assert_ne!(
+            one,
+            RequestFingerprint::of("POST", "/v1/executions", b"{ }")
+        );
         // The parts are length-prefixed: moving a byte from one to the next changes it.
         assert_ne!(
             RequestFingerprint::of("POST", "/a", b"b"),

@@ -193,7 +193,11 @@ async fn forget_idempotency_keys(state: AppState) {
         if let Some(before) = UtcTime::from_unix_millis(cutoff) {
             // Batch after batch, while batches come back full.
             loop {
-                match state.store.expire_idempotency_keys(before, FORGET_BATCH).await {
+                match state
+                    .store
+                    .expire_idempotency_keys(before, FORGET_BATCH)
+                    .await
+                {
                     Ok(removed) if removed as usize == FORGET_BATCH => {}
                     Ok(_) => break,
                     Err(error) => {

@@ -18,9 +18,9 @@ use axum::routing::{get, post};
 use pipelog_core::gantt::GanttChart;
 use pipelog_core::ids::{AgentId, OperatingItemId, OperationId, SourceId};
 use pipelog_core::operating::{
-    ActivityType, AgentCode, Category, ClientItemId, CustomCategoryName, CustomField, CustomFieldKey,
-    CustomFieldValue, DetailLine, ItemMessage, NewOperatingItem, OperatingItem, OperatingItemDraft,
-    OperationScope, OperationType, ScopeId, SourceName, StatusSeverity,
+    ActivityType, AgentCode, Category, ClientItemId, CustomCategoryName, CustomField,
+    CustomFieldKey, CustomFieldValue, DetailLine, ItemMessage, NewOperatingItem, OperatingItem,
+    OperatingItemDraft, OperationScope, OperationType, ScopeId, SourceName, StatusSeverity,
 };
 use pipelog_core::operating_stats::{
     AggregateStatistics, ComponentFilter, OperationAnalysis, analyze_operation,

@@ -22,8 +22,8 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -45,13 +45,13 @@ use rusqlite::Connection;
 use rusqlite::config::DbConfig;
 use tokio::sync::watch;
 
+use crate::idempotency::{IdempotencyRecord, IdempotencyScope, RecordedAnswer};
 use crate::{
     Appended, AuditPageRequest, ChainAnchor, ChainHead, ChainVerification, DeletedLogs,
     ExecutionFilter, KeyScope, LogPage, LogRun, LogTarget, NewExport, OperatingPage,
     OperatingQuery, OperationWindow, RecordedAudit, ReportedRun, Store, StoreError, StoreStats,
     TrackedRun, Written,
 };
-use crate::idempotency::{IdempotencyRecord, IdempotencyScope, RecordedAnswer};
 use readers::Readers;
 use writer::Writer;
 

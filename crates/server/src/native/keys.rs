@@ -4,8 +4,8 @@
 //! `KEYS_ADMIN` key manages its own account only, and cannot hand out more than it holds:
 //! no permission it lacks, no looser rate limit than its own.
 
-use axum::Router;
 use axum::Extension;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, post};
@@ -23,8 +23,8 @@ use super::views::{CreatedKeyView, KeyView, ListView};
 use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
-use crate::idempotency::NotReplayable;
 use crate::extract::{JsonBody, PathParam, QueryParams};
+use crate::idempotency::NotReplayable;
 use crate::openapi::ErrorResponse;
 use crate::response::Json;
 

@@ -76,7 +76,12 @@ pub(super) fn record(
              AND claimed_at >= ?4",
         )?
         .query_row(
-            params![account.get(), api_key.as_bytes(), key.as_str(), expired_before],
+            params![
+                account.get(),
+                api_key.as_bytes(),
+                key.as_str(),
+                expired_before
+            ],
             |row| {
                 let status: Option<u16> = row.get(2)?;
                 let answer = match status {

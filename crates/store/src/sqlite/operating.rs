@@ -12,8 +12,8 @@ use std::collections::HashMap;
 
 use pipelog_core::ids::{AccountId, AgentId, Label, OperatingItemId, OperationId, SourceId};
 use pipelog_core::operating::{
-    ActivityType, Category, ClientItemId, CustomField, ItemText, ItemTiming, NewOperatingItem, OperatingItem,
-    OperationType, StatusSeverity,
+    ActivityType, Category, ClientItemId, CustomField, ItemText, ItemTiming, NewOperatingItem,
+    OperatingItem, OperationType, StatusSeverity,
 };
 use pipelog_core::operating_stats::{AggregateStatistics, ComponentFilter, StatisticsAccumulator};
 use pipelog_core::time::UtcTime;
