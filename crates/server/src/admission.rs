@@ -1,4 +1,10 @@
-//! Admission: a bound on the request bodies held in memory at once.
+//! Admission: bounds on what requests hold in memory: their headers, and the bodies held
+//! at once.
+//!
+//! Headers past [`MAX_HEADER_BYTES`] in all are refused with 431. (The HTTP layer refuses
+//! more than 100 headers, or about 400 KiB of them, by itself; but how much it has read
+//! when it checks depends on how the bytes arrived, so pipelog sets its own, smaller
+//! bound, the same for every request.)
 //!
 //! The writer's queue bounds the writes waiting to commit, but not the bodies being read
 //! and decoded before them: under enough load, many connections each holding a large body
@@ -15,6 +21,9 @@ use tokio::sync::Semaphore;
 
 use crate::AppState;
 use crate::error::ApiError;
+
+/// The most bytes of header names and values a request may carry.
+pub(crate) const MAX_HEADER_BYTES: usize = 128 * 1024;
 
 /// The budget counts whole KiB: permits are `u32`, and no body is that precise.
 const UNIT: usize = 1024;
@@ -53,6 +62,17 @@ impl Admission {
 
 /// Middleware: see the module's documentation.
 pub(crate) async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return ApiError::HeadersTooLarge(format!(
+            "the request's headers hold {header_bytes} bytes, more than {MAX_HEADER_BYTES}"
+        ))
+        .into_response();
+    }
     let Some(units) = state.admission.units(&request) else {
         return next.run(request).await;
     };

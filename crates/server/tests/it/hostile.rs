@@ -746,6 +746,12 @@ fn header_rows(f: &Fixture) -> Vec<Row> {
         get("headers over the HTTP layer's limit", "/v1/executions")
             .header("x-padding", "p".repeat(512 * 1024))
             .refused_by_http(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+        get("headers over pipelog's 128 KiB", "/v1/executions")
+            .header("x-padding", "p".repeat(130 * 1024))
+            .refused_with(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "more than 131072",
+            ),
     ]
 }
 
