@@ -6,7 +6,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::ids::InvalidName;
+use crate::ids::{InvalidName, check_length};
 
 /// How long a key and its answer are kept: a retry later than this is a new request.
 pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
@@ -26,15 +26,7 @@ impl IdempotencyKey {
             .strip_prefix('"')
             .and_then(|rest| rest.strip_suffix('"'))
             .unwrap_or(text);
-        if text.is_empty() {
-            return Err(InvalidName::Empty);
-        }
-        if text.len() > Self::MAX_LEN {
-            return Err(InvalidName::TooLong {
-                max: Self::MAX_LEN,
-                len: text.len(),
-            });
-        }
+        check_length(text, Self::MAX_LEN)?;
         if !text
             .bytes()
             .all(|b| (b' '..=b'~').contains(&b) && b != b'"')

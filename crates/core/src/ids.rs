@@ -132,7 +132,7 @@ pub enum InvalidName {
     BadCharacter(&'static str),
 }
 
-fn check_length(text: &str, max: usize) -> Result<(), InvalidName> {
+pub(crate) fn check_length(text: &str, max: usize) -> Result<(), InvalidName> {
     if text.is_empty() {
         return Err(InvalidName::Empty);
     }

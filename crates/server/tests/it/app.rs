@@ -81,6 +81,17 @@ impl TestApp {
             .header("X-Api-Key", key)
     }
 
+    /// The server's own `/openapi.json`.
+    pub async fn openapi_document(&self) -> Value {
+        let response = self
+            .client
+            .get(self.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap();
+        expect_status(response, StatusCode::OK).await
+    }
+
     pub async fn get(&self, path: &str, key: &str) -> Response {
         self.request(Method::GET, path, key).send().await.unwrap()
     }

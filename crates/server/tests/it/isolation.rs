@@ -445,13 +445,7 @@ async fn send(app: &TestApp, row: &Row, key: &str, resources: &Resources) -> Ans
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_authenticated_operation_has_a_row() {
     let app = TestApp::spawn().await;
-    let response = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap();
-    let document = expect_status(response, StatusCode::OK).await;
+    let document = app.openapi_document().await;
     let table = table();
     let mut problems = Vec::new();
     let mut documented = BTreeSet::new();

@@ -7,7 +7,7 @@ use std::path::Path;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::app::{TestApp, expect_status};
+use crate::app::TestApp;
 
 /// Every `(path, method)` registered with `.route(...)` in the server's sources.
 fn registered_routes() -> BTreeSet<(String, String)> {
@@ -79,13 +79,7 @@ fn documented_routes(document: &Value) -> BTreeSet<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_document_covers_every_registered_route_and_only_those() {
     let app = TestApp::spawn().await;
-    let response = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap();
-    let document = expect_status(response, StatusCode::OK).await;
+    let document = app.openapi_document().await;
     assert_eq!(document["openapi"], "3.1.0");
     let schemes = &document["components"]["securitySchemes"];
     assert_eq!(schemes["api_key"]["name"], "X-Api-Key", "{schemes}");
