@@ -16,6 +16,7 @@
 //! - `tidy`: the repository conventions alone (also part of `test`, as a unit test).
 
 mod fuzz;
+mod postgres;
 mod soak;
 mod tidy;
 
@@ -85,12 +86,54 @@ const OPENTELEMETRY: [&str; 2] = [
     "opentelemetry-exporter-otlp-proto-http==1.45.2",
 ];
 
+/// The binary's tests that run again on PostgreSQL: those about the data it keeps (the
+/// others are about the binary itself: flags, signals, TLS, the embedded store's files).
+const CLI_TESTS_ON_POSTGRES: [&str; 4] = ["crash", "overload", "large", "nodes"];
+
 /// Every test of the workspace (unit, integration against real servers on port 0, doc
-/// tests), then the conformance run.
+/// tests), on the embedded store and then on PostgreSQL, then the conformance run.
 fn test() -> Result<(), String> {
+    let database = postgres::prepare()?;
     let mut tests = cargo();
-    tests.args(["test", "--workspace", "--locked"]);
+    tests
+        .args(["test", "--workspace", "--locked"])
+        .env_remove("PIPELOG_TEST_BACKEND");
+    match &database {
+        // The store suite runs its PostgreSQL half in this run already.
+        Some(url) => {
+            postgres::drop_scratch_databases(url);
+            tests.env(postgres::DATABASE_URL_VAR, url);
+        }
+        None => {
+            tests.env_remove(postgres::DATABASE_URL_VAR);
+        }
+    }
     step("tests", tests)?;
+    match &database {
+        Some(url) => {
+            let on_postgres = |command: &mut Command| {
+                command
+                    .env(postgres::DATABASE_URL_VAR, url)
+                    .env("PIPELOG_TEST_BACKEND", "postgres");
+            };
+            let mut server = cargo();
+            server.args(["test", "--locked", "-p", "pipelog-server", "--test", "it"]);
+            on_postgres(&mut server);
+            step("HTTP tests on PostgreSQL", server)?;
+            let mut binary = cargo();
+            binary.args(["test", "--locked", "-p", "pipelog", "--test", "it", "--"]);
+            binary.args(CLI_TESTS_ON_POSTGRES);
+            on_postgres(&mut binary);
+            step("the binary's tests on PostgreSQL", binary)?;
+            postgres::drop_scratch_databases(url);
+        }
+        None => eprintln!(
+            "xtask: the PostgreSQL half of the suite is SKIPPED: set {} to a server whose \
+             user may create databases (postgres://user:password@host/postgres), or run as \
+             root to have PostgreSQL installed and started here",
+            postgres::DATABASE_URL_VAR
+        ),
+    }
     conformance()?;
     fuzz::run(vec![
         "--seconds".to_owned(),

@@ -13,8 +13,7 @@ use pipelog_core::audit::{AuditId, ChainHash};
 use pipelog_core::audit_digest::{ChainDigest, DigestKey};
 use pipelog_core::ids::{AccountId, AccountName};
 use pipelog_core::time::UtcTime;
-use pipelog_store::sqlite::SqliteStore;
-use pipelog_store::{ChainAnchor, Store};
+use pipelog_store::ChainAnchor;
 use serde::Deserialize;
 
 use crate::secrets;
@@ -114,13 +113,12 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(|path| read_digest(path, &settings.data_dir))
         .transpose()?;
-    let store = SqliteStore::open(&settings.data_dir, settings.options)
-        .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let outcome = runtime.block_on(async {
+        let store = settings.open().await?;
         let accounts: Vec<_> = store
             .accounts()
             .await?

@@ -9,8 +9,6 @@ use pipelog_core::api_key::{ApiKeySecret, KeyName, KeyRole, NewApiKey, RateLimit
 use pipelog_core::ids::{AccountName, AgentId, Label, SourceId};
 use pipelog_core::operating::DataAgent;
 use pipelog_core::permission::PermissionSet;
-use pipelog_store::Store;
-use pipelog_store::sqlite::SqliteStore;
 
 use crate::settings::StoreArgs;
 
@@ -97,8 +95,6 @@ fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
         .context("invalid --name")?;
     let agent = data_agent(&args)?;
     let settings = args.store.resolve()?;
-    let store = SqliteStore::open(&settings.data_dir, settings.options)
-        .with_context(|| format!("cannot open the store in {}", settings.data_dir.display()))?;
     let secret = ApiKeySecret::generate();
     let rate_limit = RateLimit::from_option(args.rate_limit);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -106,6 +102,7 @@ fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let key = runtime.block_on(async {
+        let store = settings.open().await?;
         let created = store
             .create_key(
                 NewApiKey {
@@ -121,7 +118,7 @@ fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
             )
             .await;
         store.close().await?;
-        created
+        anyhow::Ok(created?)
     })?;
     let limit = match key.rate_limit {
         RateLimit::ServerDefault => "the server's default".to_owned(),

@@ -29,23 +29,34 @@ pub fn load_or_create(data_dir: &Path, file: &str) -> anyhow::Result<[u8; 32]> {
         .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
     let mut secret = [0_u8; 32];
     getrandom::fill(&mut secret).context("the operating system's random source failed")?;
+    // Written whole to a file of its own, then linked into place, which fails if the file
+    // exists: nodes sharing a data dir and starting at once all end up with the one secret
+    // that was linked first, and nobody ever reads a half-written one.
+    let mut tag = [0_u8; 8];
+    getrandom::fill(&mut tag).context("the operating system's random source failed")?;
+    let draft = data_dir.join(format!(".{file}.{:016x}.tmp", u64::from_le_bytes(tag)));
     let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut handle = match options.open(&path) {
-        Ok(handle) => handle,
+    let hex: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
+    options
+        .open(&draft)
+        .and_then(|mut handle| {
+            handle.write_all(format!("{hex}\n").as_bytes())?;
+            handle.sync_all()
+        })
+        .with_context(|| format!("cannot write {}", draft.display()))?;
+    let linked = std::fs::hard_link(&draft, &path);
+    let _ = std::fs::remove_file(&draft);
+    match linked {
+        Ok(()) => {}
         // Another process made it first: use theirs.
         Err(error) if error.kind() == ErrorKind::AlreadyExists => return read(&path),
         Err(error) => {
             return Err(error).with_context(|| format!("cannot create {}", path.display()));
         }
-    };
-    let hex: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
-    handle
-        .write_all(format!("{hex}\n").as_bytes())
-        .and_then(|()| handle.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     tracing::info!(path = %path.display(), "made a secret");
     Ok(secret)
 }

@@ -12,7 +12,6 @@ use pipelog_core::api_key::ApiKeySecret;
 use pipelog_core::audit_digest::DigestKey;
 use pipelog_server::{TlsConfig, UrlSigningKey};
 use pipelog_store::Store;
-use pipelog_store::sqlite::SqliteStore;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -39,27 +38,20 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Err(std::env::VarError::NotPresent) => None,
         Err(error) => anyhow::bail!("{BOOTSTRAP_KEY_VAR}: {error}"),
     };
-    let store = SqliteStore::open(&settings.store.data_dir, settings.store.options.clone())
-        .with_context(|| {
-            format!(
-                "cannot open the store in {}",
-                settings.store.data_dir.display()
-            )
-        })?;
-    tracing::info!(path = %store.path().display(), "store open");
     let data_dir = &settings.store.data_dir;
     settings.server.digest_key =
         DigestKey::from_seed(secrets::load_or_create(data_dir, secrets::DIGEST_KEY_FILE)?);
     settings.server.url_signing_key =
         UrlSigningKey::from_bytes(secrets::load_or_create(data_dir, secrets::LINK_KEY_FILE)?);
     settings.server.exports_dir = data_dir.join("exports");
-    let store = Arc::new(store);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        let store = settings.store.open().await?;
+        tracing::info!(store = %settings.store.describe(), "store open");
         bootstrap(store.as_ref(), chosen_key).await?;
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
@@ -71,9 +63,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "http"
         };
         eprintln!("pipelog: listening on {scheme}://{address}");
-        let shared: Arc<dyn Store> = store.clone();
-        let served =
-            pipelog_server::run(listener, shared, settings.server, shutdown_signal()).await;
+        let served = pipelog_server::run(
+            listener,
+            Arc::clone(&store),
+            settings.server,
+            shutdown_signal(),
+        )
+        .await;
         // Close the store whatever happened: it commits whatever was accepted.
         let closed = store.close().await;
         served.context("the server failed")?;
@@ -85,7 +81,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 /// On a store that never had an operator key, makes one and prints it once (unless the
 /// operator chose it through `PIPELOG_BOOTSTRAP_KEY`).
-async fn bootstrap(store: &SqliteStore, chosen: Option<ApiKeySecret>) -> anyhow::Result<()> {
+async fn bootstrap(store: &dyn Store, chosen: Option<ApiKeySecret>) -> anyhow::Result<()> {
     let (secret, was_chosen) = match chosen {
         Some(secret) => (secret, true),
         None => (ApiKeySecret::generate(), false),

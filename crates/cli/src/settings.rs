@@ -9,7 +9,9 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use pipelog_core::api_key::RateLimit;
 use pipelog_server::ServerConfig;
-use pipelog_store::sqlite::{Durability, SqliteOptions};
+use pipelog_store::Store;
+use pipelog_store::postgres::{PostgresOptions, PostgresStore};
+use pipelog_store::sqlite::{Durability, SqliteOptions, SqliteStore};
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -42,9 +44,14 @@ pub struct StoreArgs {
     /// TOML file to read settings from; flags and environment variables override it.
     #[arg(long, env = "PIPELOG_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Directory holding the embedded store [default: ./pipelog-data].
+    /// Directory holding the embedded store, the secrets and export files
+    /// [default: ./pipelog-data]. With --database, nodes share it (see docs/storage.md).
     #[arg(long, env = "PIPELOG_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL database to keep the data in instead of the embedded store, as
+    /// `postgres://user:password@host:port/database` [default: the embedded store].
+    #[arg(long, env = "PIPELOG_DATABASE_URL", value_name = "URL")]
+    pub database: Option<String>,
     /// `full` (default) or `normal`; see docs/storage.md.
     #[arg(long, env = "PIPELOG_DURABILITY", value_enum)]
     pub durability: Option<DurabilityChoice>,
@@ -97,6 +104,7 @@ pub struct ServeArgs {
 struct FileSettings {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
+    database: Option<String>,
     durability: Option<DurabilityChoice>,
     default_rate_limit: Option<u32>,
     max_body_bytes: Option<usize>,
@@ -122,8 +130,85 @@ fn read_file(path: Option<&Path>) -> anyhow::Result<FileSettings> {
 /// Where and how to open the store.
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
+    /// The embedded store's file, the secrets and the export files.
     pub data_dir: PathBuf,
-    pub options: SqliteOptions,
+    pub backend: StoreBackend,
+}
+
+/// Which backend keeps the data.
+#[derive(Clone)]
+pub enum StoreBackend {
+    Sqlite(SqliteOptions),
+    Postgres {
+        url: String,
+        options: PostgresOptions,
+    },
+}
+
+/// Never shows the database URL: it may hold a password.
+impl std::fmt::Debug for StoreBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreBackend::Sqlite(options) => f.debug_tuple("Sqlite").field(options).finish(),
+            StoreBackend::Postgres { options, .. } => f
+                .debug_struct("Postgres")
+                .field("options", options)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl StoreSettings {
+    /// Opens the store (bringing its schema up to date). Call it on the runtime that will
+    /// use the store.
+    pub async fn open(&self) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+        Ok(match &self.backend {
+            StoreBackend::Sqlite(options) => std::sync::Arc::new(
+                SqliteStore::open(&self.data_dir, options.clone()).with_context(|| {
+                    format!("cannot open the store in {}", self.data_dir.display())
+                })?,
+            ),
+            StoreBackend::Postgres { url, options } => std::sync::Arc::new(
+                PostgresStore::open(url, options.clone())
+                    .await
+                    .with_context(|| format!("cannot open the store in {}", self.describe()))?,
+            ),
+        })
+    }
+
+    /// Where the store is, for logs and errors (a database's password left out).
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            StoreBackend::Sqlite(_) => self
+                .data_dir
+                .join(pipelog_store::sqlite::DATABASE_FILE)
+                .display()
+                .to_string(),
+            StoreBackend::Postgres { url, .. } => describe_database(url),
+        }
+    }
+}
+
+/// `postgres://host:port/database`, without user or password.
+fn describe_database(url: &str) -> String {
+    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
+        return "PostgreSQL (an unreadable URL)".to_owned();
+    };
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+        .map(|(host, port)| match host {
+            tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    format!(
+        "postgres://{}/{}",
+        hosts.join(","),
+        config.get_dbname().unwrap_or("")
+    )
 }
 
 /// The files to serve HTTPS with: both given, or neither.
@@ -145,28 +230,49 @@ pub struct ServeSettings {
     pub log_format: LogFormat,
 }
 
-fn store_settings(args: &StoreArgs, file: &FileSettings) -> StoreSettings {
-    let durability = match args.durability.or(file.durability) {
-        Some(DurabilityChoice::Normal) => Durability::Normal,
-        Some(DurabilityChoice::Full) | None => Durability::Full,
+fn store_settings(args: &StoreArgs, file: &FileSettings) -> anyhow::Result<StoreSettings> {
+    let durability = args.durability.or(file.durability);
+    let database = args.database.clone().or_else(|| file.database.clone());
+    let backend = match database {
+        Some(url) => {
+            anyhow::ensure!(
+                durability.is_none(),
+                "--durability is for the embedded store; with --database, PostgreSQL's own \
+                 settings (synchronous_commit) decide how commits reach its disk"
+            );
+            url.parse::<tokio_postgres::Config>().map_err(|error| {
+                anyhow::anyhow!(
+                    "--database (PIPELOG_DATABASE_URL, `database`) is not a PostgreSQL URL \
+                     such as postgres://user:password@host:5432/pipelog: {error}"
+                )
+            })?;
+            StoreBackend::Postgres {
+                url,
+                options: PostgresOptions::default(),
+            }
+        }
+        None => StoreBackend::Sqlite(SqliteOptions {
+            durability: match durability {
+                Some(DurabilityChoice::Normal) => Durability::Normal,
+                Some(DurabilityChoice::Full) | None => Durability::Full,
+            },
+            ..SqliteOptions::default()
+        }),
     };
-    StoreSettings {
+    Ok(StoreSettings {
         data_dir: args
             .data_dir
             .clone()
             .or_else(|| file.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
-        options: SqliteOptions {
-            durability,
-            ..SqliteOptions::default()
-        },
-    }
+        backend,
+    })
 }
 
 impl StoreArgs {
     pub fn resolve(&self) -> anyhow::Result<StoreSettings> {
         let file = read_file(self.config.as_deref())?;
-        Ok(store_settings(self, &file))
+        store_settings(self, &file)
     }
 }
 
@@ -225,7 +331,7 @@ impl ServeArgs {
             ),
         };
         Ok(ServeSettings {
-            store: store_settings(&self.store, &file),
+            store: store_settings(&self.store, &file)?,
             tls,
             listen: match self.listen.or(file.listen) {
                 Some(listen) => listen,
@@ -261,12 +367,41 @@ mod tests {
             .serve
     }
 
+    fn durability(store: &StoreSettings) -> Durability {
+        match &store.backend {
+            StoreBackend::Sqlite(options) => options.durability,
+            StoreBackend::Postgres { .. } => panic!("the embedded store was expected"),
+        }
+    }
+
+    #[test]
+    fn a_database_url_chooses_postgresql_and_is_never_shown() {
+        let url = "postgres://pipelog:s3cret@db.example.com:5433/logs";
+        let settings = parse(&["--database", url]).resolve().unwrap();
+        assert!(matches!(
+            &settings.store.backend,
+            StoreBackend::Postgres { url: chosen, .. } if chosen == url
+        ));
+        assert_eq!(
+            settings.store.describe(),
+            "postgres://db.example.com:5433/logs"
+        );
+        assert!(!format!("{settings:?}").contains("s3cret"));
+
+        let error = parse(&["--database", "mysql://x"]).resolve().unwrap_err();
+        assert!(error.to_string().contains("--database"), "{error}");
+        let error = parse(&["--database", url, "--durability", "normal"])
+            .resolve()
+            .unwrap_err();
+        assert!(error.to_string().contains("synchronous_commit"), "{error}");
+    }
+
     #[test]
     fn defaults() {
         let settings = parse(&[]).resolve().unwrap();
         assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(settings.store.data_dir, PathBuf::from("./pipelog-data"));
-        assert_eq!(settings.store.options.durability, Durability::Full);
+        assert_eq!(durability(&settings.store), Durability::Full);
         assert_eq!(settings.server.max_body_bytes, 10 * 1024 * 1024);
         assert_eq!(settings.log, "info");
         assert_eq!(settings.log_format, LogFormat::Text);
@@ -340,7 +475,7 @@ mod tests {
         let from_file = parse(&["--config", config]).resolve().unwrap();
         assert_eq!(from_file.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(from_file.store.data_dir, PathBuf::from("/srv/logs"));
-        assert_eq!(from_file.store.options.durability, Durability::Normal);
+        assert_eq!(durability(&from_file.store), Durability::Normal);
         assert_eq!(from_file.server.max_body_bytes, 1024);
 
         let flagged = parse(&[
@@ -354,7 +489,7 @@ mod tests {
         .resolve()
         .unwrap();
         assert_eq!(flagged.listen.to_string(), "127.0.0.1:1");
-        assert_eq!(flagged.store.options.durability, Durability::Full);
+        assert_eq!(durability(&flagged.store), Durability::Full);
         assert_eq!(flagged.store.data_dir, PathBuf::from("/srv/logs"));
     }
 

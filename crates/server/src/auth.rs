@@ -176,7 +176,10 @@ pub(crate) async fn authenticate(
         Ok(key) => key,
         Err(error) => return error.into_response(),
     };
-    let decision = state.auth.limits.check(&key);
+    let decision = match state.auth.limits.decide(state.store.as_ref(), &key).await {
+        Ok(decision) => decision,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
     if let Decision::Refused {
         retry_after_secs, ..
     } = decision

@@ -177,19 +177,29 @@ pub(crate) enum Built {
     Interrupted,
 }
 
-/// Builds an export's file: a chunk of lines at a time into a `.part` file, renamed into
-/// place once complete.
+/// Builds an export's file: a chunk of lines at a time into a `.part` file of this builder's
+/// own, renamed into place once complete. Own, because nodes share the exports directory:
+/// a builder whose claim went stale while it was merely slow may still be writing when
+/// another node takes the export over, and neither must write into the other's file.
 pub(crate) async fn build(
     state: &AppState,
     job: &ExportJob,
     stopping: &watch::Receiver<bool>,
 ) -> Built {
     let done = file_path(&state.config.exports_dir, job);
-    let partial = done.with_extension("part");
+    let partial = done.with_extension(format!("{}.part", uuid::Uuid::new_v4().simple()));
     match write(state, job, &partial, stopping).await {
         Ok(true) => match tokio::fs::rename(&partial, &done).await {
             Ok(()) => match tokio::fs::metadata(&done).await {
-                Ok(metadata) => Built::Done(metadata.len()),
+                Ok(metadata) => {
+                    tracing::info!(
+                        token = %job.token,
+                        lines = job.lines(),
+                        bytes = metadata.len(),
+                        "export built"
+                    );
+                    Built::Done(metadata.len())
+                }
                 Err(error) => Built::Failed(format!("cannot read the export file: {error}")),
             },
             Err(error) => Built::Failed(format!("cannot put the export file in place: {error}")),

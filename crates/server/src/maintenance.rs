@@ -177,8 +177,41 @@ async fn remove_expired_exports(state: AppState) {
             }
             Err(error) => tracing::warn!(%error, "listing expired exports failed"),
         }
+        remove_abandoned_parts(&state.config.exports_dir).await;
         if !pause(&mut stopping, None, state.config.maintenance_interval).await {
             return;
+        }
+    }
+}
+
+/// A `.part` file nobody wrote to for this long was left by a builder that died (a node
+/// killed mid-export); another builder has started the export again in a file of its own.
+const ABANDONED_PART: Duration = Duration::from_secs(600);
+
+async fn remove_abandoned_parts(dir: &std::path::Path) {
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+        return;
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let path = entry.path();
+        if path.extension().is_none_or(|extension| extension != "part") {
+            continue;
+        }
+        let idle = entry
+            .metadata()
+            .await
+            .and_then(|metadata| metadata.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok());
+        if idle.is_some_and(|idle| idle >= ABANDONED_PART) {
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "removed an abandoned export part")
+                }
+                Err(error) => {
+                    tracing::warn!(%error, path = %path.display(), "cannot remove an abandoned export part")
+                }
+            }
         }
     }
 }

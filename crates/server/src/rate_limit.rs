@@ -1,8 +1,10 @@
 //! Per-key rate limits and the `RateLimit-*` headers that report them.
 //!
-//! Each limited key gets a GCRA limiter (governor) allowing its per-minute figure as a
-//! burst that refills evenly: a key limited to 50 per minute may send 50 at once, then one
-//! more every 1.2 s.
+//! Each limited key gets a GCRA limiter allowing its per-minute figure as a burst that
+//! refills evenly: a key limited to 50 per minute may send 50 at once, then one more every
+//! 1.2 s. A store that many nodes share keeps the limiter's state itself, so a key's limit
+//! holds across nodes (`Store::take_rate_limit`); otherwise this node keeps it in memory
+//! (governor).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -15,6 +17,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use pipelog_core::api_key::{ApiKey, RateLimit};
 use pipelog_core::ids::KeyId;
+use pipelog_store::{RateDecision, Store, StoreError};
 
 type KeyLimiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
 
@@ -55,7 +58,32 @@ impl RateLimits {
         }
     }
 
-    /// Counts one request of `key` and says whether it may go on.
+    /// Counts one request of `key`, where its limit is kept (the store, or this node), and
+    /// says whether it may go on.
+    pub(crate) async fn decide(
+        &self,
+        store: &dyn Store,
+        key: &ApiKey,
+    ) -> Result<Decision, StoreError> {
+        let RateLimit::PerMinute(per_minute) = effective_limit(key, self.default) else {
+            return Ok(Decision::Unlimited);
+        };
+        let limit = per_minute.get();
+        Ok(match store.take_rate_limit(key.id, per_minute).await? {
+            None => self.check(key),
+            Some(RateDecision::Allowed { remaining, reset }) => Decision::Allowed {
+                limit,
+                remaining,
+                reset_secs: whole_secs(reset),
+            },
+            Some(RateDecision::Refused { retry_after }) => Decision::Refused {
+                limit,
+                retry_after_secs: whole_secs(retry_after),
+            },
+        })
+    }
+
+    /// Counts one request of `key` on this node and says whether it may go on.
     pub(crate) fn check(&self, key: &ApiKey) -> Decision {
         let RateLimit::PerMinute(per_minute) = effective_limit(key, self.default) else {
             return Decision::Unlimited;
@@ -71,13 +99,10 @@ impl RateLimits {
                     reset_secs: refill_secs(limit, limit.saturating_sub(remaining)),
                 }
             }
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(self.clock.now());
-                Decision::Refused {
-                    limit,
-                    retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-                }
-            }
+            Err(not_until) => Decision::Refused {
+                limit,
+                retry_after_secs: whole_secs(not_until.wait_time_from(self.clock.now())),
+            },
         }
     }
 
@@ -96,6 +121,11 @@ impl RateLimits {
 /// The limit that applies to `key`, with the server's default filled in.
 pub(crate) fn effective_limit(key: &ApiKey, default: RateLimit) -> RateLimit {
     key.rate_limit.resolve(default)
+}
+
+/// A wait in whole seconds, rounded up.
+fn whole_secs(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 /// Seconds for `used` spent requests to come back, at `limit` per minute.

@@ -35,3 +35,29 @@ impl From<rusqlite::types::FromSqlError> for StoreError {
         StoreError::Backend(error.to_string())
     }
 }
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        // A deadlock between two nodes' group commits, or a serialisation failure: the
+        // write did nothing and may simply be sent again.
+        if let Some(code) = error.code()
+            && (*code == tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                || *code == tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE)
+        {
+            return StoreError::Overloaded;
+        }
+        // The database error's own message and detail, not the client's wrapper text.
+        if let Some(db) = error.as_db_error() {
+            return StoreError::Backend(format!("PostgreSQL: {}", db.message()));
+        }
+        // A failure on this side (a parameter that does not encode, a lost connection):
+        // its causes say what went wrong, the error itself only where.
+        let mut message = format!("PostgreSQL: {error}");
+        let mut cause = std::error::Error::source(&error);
+        while let Some(inner) = cause {
+            message.push_str(&format!(": {inner}"));
+            cause = inner.source();
+        }
+        StoreError::Backend(message)
+    }
+}

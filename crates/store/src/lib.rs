@@ -1,5 +1,5 @@
-//! pipelog's storage: the [`Store`] trait every backend implements, and the embedded
-//! SQLite backend.
+//! pipelog's storage: the [`Store`] trait every backend implements, the embedded SQLite
+//! backend, and the PostgreSQL one that many pipelog nodes can share.
 //!
 //! The store speaks in `pipelog-core` types and knows nothing of HTTP or JSON bodies.
 //! Every call that reads or changes tenant data takes the caller's [`AccountId`], and the
@@ -7,8 +7,14 @@
 //! found. Every write is committed before its call returns.
 
 mod error;
+mod followers;
+mod execution_rules;
+mod audit_index;
+mod audit_chain;
 pub mod idempotency;
+mod operating_codes;
 pub mod sqlite;
+pub mod postgres;
 
 use std::sync::Arc;
 
@@ -258,6 +264,21 @@ pub struct CountHistogram {
     /// Observations in all, and their sum.
     pub count: u64,
     pub sum: u64,
+}
+
+/// What a rate limit kept in the store said about one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateDecision {
+    Allowed {
+        /// Requests that may still be sent at once.
+        remaining: u32,
+        /// Until the whole burst is available again.
+        reset: std::time::Duration,
+    },
+    Refused {
+        /// Until the next request would be allowed.
+        retry_after: std::time::Duration,
+    },
 }
 
 /// The storage behind a pipelog server. One implementation per backend; the same test
@@ -563,6 +584,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         window: OperationWindow,
         filter: ComponentFilter,
     ) -> Result<AggregateStatistics, StoreError>;
+
+    /// Counts one request of `key` against a limit of `per_minute` (the whole minute's
+    /// worth allowed at once, refilled evenly), in state every node sharing the store sees.
+    /// `None`: this store keeps no limits, and the server keeps them itself (one node).
+    async fn take_rate_limit(
+        &self,
+        key: KeyId,
+        per_minute: std::num::NonZeroU32,
+    ) -> Result<Option<RateDecision>, StoreError> {
+        let _ = (key, per_minute);
+        Ok(None)
+    }
 
     /// Every account, with its name, oldest first: for checks that cover the whole store.
     async fn accounts(&self) -> Result<Vec<(AccountId, AccountName)>, StoreError>;

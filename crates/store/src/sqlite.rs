@@ -17,13 +17,12 @@ mod exports;
 mod operating;
 mod idempotency;
 
-use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -45,6 +44,7 @@ use rusqlite::Connection;
 use rusqlite::config::DbConfig;
 use tokio::sync::watch;
 
+use crate::followers::Followers;
 use crate::idempotency::{IdempotencyRecord, IdempotencyScope, RecordedAnswer};
 use crate::{
     Appended, AuditPageRequest, ChainAnchor, ChainHead, ChainVerification, DeletedLogs,
@@ -99,11 +99,9 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     path: PathBuf,
     audit_driving_terms: usize,
-    /// Signals to followers, per execution someone follows.
-    changes: Mutex<HashMap<ExecutionId, watch::Sender<u64>>>,
+    followers: Followers,
     writer: Writer,
     readers: Readers,
-    queued: watch::Sender<u64>,
     written: WrittenCounters,
 }
 
@@ -142,11 +140,10 @@ impl SqliteStore {
         let readers = Readers::new(path.clone(), options.durability, options.max_readers);
         Ok(SqliteStore {
             audit_driving_terms: options.audit_driving_terms,
-            changes: Mutex::new(HashMap::new()),
+            followers: Followers::default(),
             path,
             writer,
             readers,
-            queued: watch::Sender::new(0),
             written: WrittenCounters::default(),
         })
     }
@@ -158,15 +155,12 @@ impl SqliteStore {
 
     /// Tells followers of an execution that it changed (after the change committed).
     fn announce(&self, id: ExecutionId) {
-        let changes = self.changes.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(sender) = changes.get(&id) {
-            sender.send_modify(|ticks| *ticks = ticks.wrapping_add(1));
-        }
+        self.followers.announce(id);
     }
 
     /// How many claims are waiting for an execution to be queued (a gauge for metrics).
     pub fn claims_waiting(&self) -> usize {
-        self.queued.receiver_count()
+        self.followers.claims_waiting()
     }
 }
 
@@ -317,8 +311,7 @@ impl Store for SqliteStore {
             .writer
             .barrier(move |connection, now| executions::launch(connection, account, &launch, now))
             .await?;
-        self.queued
-            .send_modify(|ticks| *ticks = ticks.wrapping_add(1));
+        self.followers.queued();
         Ok(execution)
     }
 
@@ -376,7 +369,7 @@ impl Store for SqliteStore {
     }
 
     fn queued_executions(&self) -> watch::Receiver<u64> {
-        self.queued.subscribe()
+        self.followers.queued_executions()
     }
 
     async fn execution(
@@ -491,13 +484,7 @@ impl Store for SqliteStore {
     }
 
     fn execution_changes(&self, id: ExecutionId) -> watch::Receiver<u64> {
-        let mut changes = self.changes.lock().unwrap_or_else(|p| p.into_inner());
-        // Forget the executions nobody follows any more.
-        changes.retain(|_, sender| sender.receiver_count() > 0);
-        changes
-            .entry(id)
-            .or_insert_with(|| watch::Sender::new(0))
-            .subscribe()
+        self.followers.execution_changes(id)
     }
 
     async fn log_retention(&self, account: AccountId) -> Result<Option<u32>, StoreError> {

@@ -8,6 +8,7 @@ mod bootstrap;
 mod crash;
 mod keys;
 mod large;
+mod nodes;
 mod overload;
 mod settings;
 mod signals;

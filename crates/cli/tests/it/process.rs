@@ -7,6 +7,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use pipelog_store::postgres::scratch::ScratchDatabase;
+
 pub const BINARY: &str = env!("CARGO_BIN_EXE_pipelog");
 pub const CHOSEN_KEY: &str = "pl_chosen_by_the_test_suite_0123456789";
 
@@ -27,12 +29,55 @@ pub fn pipelog(args: &[&str], env: &[(&str, &str)]) -> Command {
     command
 }
 
+/// Whether this run of the suite is on PostgreSQL (`PIPELOG_TEST_BACKEND=postgres`).
+pub fn on_postgres() -> bool {
+    match std::env::var("PIPELOG_TEST_BACKEND").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("PIPELOG_TEST_BACKEND is `postgres` or `sqlite`, not `{other}`"),
+    }
+}
+
+/// On PostgreSQL runs, the database of the servers started on `data_dir`: made at the
+/// first start (on the server `PIPELOG_TEST_DATABASE_URL` names) and named in a file of the
+/// data dir, so that a restart finds it again. `cargo xtask test` drops them afterwards.
+pub fn database_for(data_dir: &Path) -> Option<String> {
+    if !on_postgres() {
+        return None;
+    }
+    let named = data_dir.join("test-database-url");
+    if let Ok(url) = std::fs::read_to_string(&named) {
+        return Some(url);
+    }
+    // Made on a runtime of its own: callers may be sync, or inside another runtime.
+    let url = std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(ScratchDatabase::from_env())
+            .expect("PIPELOG_TEST_BACKEND=postgres needs PIPELOG_TEST_DATABASE_URL")
+            .unwrap()
+            .url
+    })
+    .join()
+    .unwrap();
+    std::fs::create_dir_all(data_dir).unwrap();
+    std::fs::write(&named, &url).unwrap();
+    Some(url)
+}
+
 impl Server {
     /// Starts `pipelog serve --listen 127.0.0.1:0 --data-dir DIR ARGS...` and waits until it
-    /// listens.
+    /// listens. On PostgreSQL runs of the suite, with `--database` and the data dir's own
+    /// database.
     pub fn start(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let database = database_for(data_dir);
         let data_dir = data_dir.to_str().unwrap();
         let mut all = vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir];
+        if let Some(url) = &database {
+            all.extend_from_slice(&["--database", url]);
+        }
         all.extend_from_slice(args);
         Server::start_raw(&all, env)
     }

@@ -1,10 +1,17 @@
 //! `TestApp`: a real pipelog server on an ephemeral port, with helpers to drive it.
+//!
+//! The server runs on the embedded store, or on PostgreSQL when `PIPELOG_TEST_BACKEND` is
+//! `postgres` (each server then gets a database of its own on the server
+//! `PIPELOG_TEST_DATABASE_URL` names): `cargo xtask test` runs this suite both ways.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use pipelog_core::api_key::ApiKeySecret;
 use pipelog_server::{ServerConfig, UrlSigningKey};
 use pipelog_store::Store;
+use pipelog_store::postgres::scratch::{DATABASE_URL_VAR, ScratchDatabase};
+use pipelog_store::postgres::{PostgresOptions, PostgresStore};
 use pipelog_store::sqlite::{SqliteOptions, SqliteStore};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
@@ -19,10 +26,33 @@ pub const LINK_KEY: [u8; 32] = [7; 32];
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
+    backend: Backend,
     dir: TempDir,
+    database: Option<ScratchDatabase>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// The store a test server runs on, as its own type (for what only tests look at).
+enum Backend {
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Arc<PostgresStore>),
+}
+
+/// What a stopped server leaves, to start another on (a restart).
+pub struct Stopped {
+    dir: TempDir,
+    database: Option<ScratchDatabase>,
+}
+
+/// Whether this run of the suite is on PostgreSQL.
+pub fn on_postgres() -> bool {
+    match std::env::var("PIPELOG_TEST_BACKEND").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("PIPELOG_TEST_BACKEND is `postgres` or `sqlite`, not `{other}`"),
+    }
 }
 
 impl TestApp {
@@ -31,40 +61,155 @@ impl TestApp {
     }
 
     pub async fn spawn_with(config: ServerConfig) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        TestApp::spawn_in(dir, config).await
+        let database = if on_postgres() {
+            let database = ScratchDatabase::from_env().await.unwrap_or_else(|| {
+                panic!("PIPELOG_TEST_BACKEND=postgres needs {DATABASE_URL_VAR}")
+            });
+            Some(database.unwrap())
+        } else {
+            None
+        };
+        let stopped = Stopped {
+            dir: tempfile::tempdir().unwrap(),
+            database,
+        };
+        TestApp::spawn_in(stopped, config).await
     }
 
-    /// A server over an existing data dir (a restart).
-    pub async fn spawn_in(dir: TempDir, mut config: ServerConfig) -> TestApp {
+    /// A server over what a stopped one left (a restart).
+    pub async fn spawn_in(stopped: Stopped, mut config: ServerConfig) -> TestApp {
+        let Stopped { dir, database } = stopped;
         config.exports_dir = dir.path().join("exports");
         config.url_signing_key = UrlSigningKey::from_bytes(LINK_KEY);
-        let store = Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
+        let (store, backend): (Arc<dyn Store>, Backend) = match &database {
+            None => {
+                let store =
+                    Arc::new(SqliteStore::open(dir.path(), SqliteOptions::default()).unwrap());
+                (store.clone(), Backend::Sqlite(store))
+            }
+            Some(database) => {
+                let store = Arc::new(
+                    PostgresStore::open(&database.url, PostgresOptions::default())
+                        .await
+                        .unwrap(),
+                );
+                (store.clone(), Backend::Postgres(store))
+            }
+        };
         let admin = ApiKeySecret::chosen(ADMIN_KEY).unwrap();
         store.bootstrap(admin.hash()).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stop) = oneshot::channel::<()>();
-        let shared: Arc<dyn Store> = store.clone();
-        let server = tokio::spawn(pipelog_server::run(listener, shared, config, async move {
-            let _ = stop.await;
-        }));
+        let server = tokio::spawn(pipelog_server::run(
+            listener,
+            Arc::clone(&store),
+            config,
+            async move {
+                let _ = stop.await;
+            },
+        ));
         TestApp {
             base,
             client: reqwest::Client::new(),
             store,
+            backend,
             dir,
+            database,
             shutdown: Some(shutdown),
             server: Some(server),
         }
     }
 
-    /// Asks the server to shut down and waits until it has; returns the data dir.
-    pub async fn stop(mut self) -> TempDir {
+    /// Asks the server to shut down and waits until it has; returns what it leaves.
+    pub async fn stop(mut self) -> Stopped {
         self.shutdown.take().unwrap().send(()).unwrap();
         self.server.take().unwrap().await.unwrap().unwrap();
         self.store.close().await.unwrap();
-        self.dir
+        Stopped {
+            dir: self.dir,
+            database: self.database.take(),
+        }
+    }
+
+    /// Claims waiting for an execution to be queued, on this server.
+    pub fn claims_waiting(&self) -> usize {
+        match &self.backend {
+            Backend::Sqlite(store) => store.claims_waiting(),
+            Backend::Postgres(store) => store.claims_waiting(),
+        }
+    }
+
+    /// Runs `sql` (no parameters; valid on SQLite and PostgreSQL alike) on the store's
+    /// database behind pipelog's back, as someone holding the database could; returns the
+    /// rows it changed.
+    pub async fn execute_sql(&self, sql: &str) -> u64 {
+        match &self.database {
+            None => {
+                let database = rusqlite::Connection::open(self.sqlite_path()).unwrap();
+                database.execute(sql, []).unwrap() as u64
+            }
+            Some(database) => postgres_client(&database.url)
+                .await
+                .execute(sql, &[])
+                .await
+                .unwrap(),
+        }
+    }
+
+    /// The first column of every row `sql` selects, a blob (`bytea`) or null.
+    pub async fn query_blobs(&self, sql: &str) -> Vec<Option<Vec<u8>>> {
+        match &self.database {
+            None => {
+                let database = rusqlite::Connection::open(self.sqlite_path()).unwrap();
+                let mut statement = database.prepare(sql).unwrap();
+                statement
+                    .query_map([], |row| row.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            Some(database) => postgres_client(&database.url)
+                .await
+                .query(sql, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get(0))
+                .collect(),
+        }
+    }
+
+    /// The names of the tables in the store's database.
+    pub async fn tables(&self) -> std::collections::BTreeSet<String> {
+        match &self.database {
+            None => {
+                let database = rusqlite::Connection::open(self.sqlite_path()).unwrap();
+                let mut statement = database
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+                    .unwrap();
+                statement
+                    .query_map([], |row| row.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            Some(database) => postgres_client(&database.url)
+                .await
+                .query(
+                    "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get(0))
+                .collect(),
+        }
+    }
+
+    fn sqlite_path(&self) -> PathBuf {
+        self.dir.path().join(pipelog_store::sqlite::DATABASE_FILE)
     }
 
     pub fn exports_dir(&self) -> std::path::PathBuf {
@@ -196,6 +341,14 @@ impl TestApp {
             }
         }
     }
+}
+
+async fn postgres_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
 }
 
 pub const ALL_PERMISSIONS: [&str; 10] = [

@@ -473,15 +473,13 @@ async fn verify_names_a_row_edited_behind_the_servers_back() {
     );
 
     // Someone with the database file changes one entry's status.
-    let database = rusqlite::Connection::open(app.store.path()).unwrap();
-    let changed = database
-        .execute(
-            "UPDATE audit_entries SET details = replace(details, 'SUCCESS', 'FAILED') WHERE public_id = ?1",
-            [&ids[2]],
-        )
-        .unwrap();
+    let changed = app
+        .execute_sql(&format!(
+            "UPDATE audit_entries SET details = replace(details, 'SUCCESS', 'FAILED') WHERE public_id = '{}'",
+            ids[2]
+        ))
+        .await;
     assert_eq!(changed, 1);
-    drop(database);
 
     let broken = expect_status(app.get("/v1/audit_logs/verify", &key).await, StatusCode::OK).await;
     assert_eq!(broken["valid"], false);

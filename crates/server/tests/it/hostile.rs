@@ -10,7 +10,6 @@
 //! A second test writes operating items whose texts try to break out of a Gantt chart,
 //! and reads the chart as Mermaid and as SVG.
 
-use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
@@ -2514,22 +2513,6 @@ async fn snapshot(app: &TestApp, f: &Fixture) -> Vec<(String, Value)> {
     views
 }
 
-/// The tables of the server's database, read straight from its file.
-fn tables(app: &TestApp) -> BTreeSet<String> {
-    let path = app.exports_dir().parent().unwrap().join("pipelog.db");
-    let connection =
-        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
-    let mut statement = connection
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .unwrap();
-    statement
-        .query_map([], |row| row.get::<_, String>(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
 /// Whether `value` equals `wanted` or holds it somewhere inside.
 fn holds(value: &Value, wanted: &Value) -> bool {
     value == wanted
@@ -2658,7 +2641,7 @@ async fn hostile_input_is_refused_clearly_or_stored_as_plain_data() {
     .await;
     let f = Fixture::make(&app).await;
     let small_f = Fixture::make(&small).await;
-    let tables_before = tables(&app);
+    let tables_before = app.tables().await;
     let rows = table(&f, &small_f);
     assert!(rows.len() > 400, "{} rows", rows.len());
 
@@ -2712,7 +2695,11 @@ async fn hostile_input_is_refused_clearly_or_stored_as_plain_data() {
     }
 
     // Nothing was executed: the tables are all there, and every list still reads.
-    assert_eq!(tables(&app), tables_before, "the database's tables changed");
+    assert_eq!(
+        app.tables().await,
+        tables_before,
+        "the database's tables changed"
+    );
     for expected in [
         "executions",
         "execution_logs",

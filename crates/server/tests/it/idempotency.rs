@@ -10,7 +10,6 @@ use pipelog_core::idempotency::{IdempotencyKey, RequestFingerprint};
 use pipelog_core::ids::{AccountId, AccountName, JobKey, KeyId};
 use pipelog_core::job::JobSpec;
 use pipelog_core::time::UtcTime;
-use pipelog_store::Store;
 use pipelog_store::idempotency::{IdempotencyScope, RecordedAnswer, answer_with};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -193,16 +192,10 @@ async fn a_new_keys_secret_is_never_answered_twice() {
         !text.to_string().contains(secret),
         "the secret is kept nowhere"
     );
-    let database = rusqlite::Connection::open(app.store.path()).unwrap();
-    let kept: Vec<u8> = database
-        .query_row(
-            "SELECT coalesce(body, x'') FROM idempotency_keys",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let kept = app.query_blobs("SELECT body FROM idempotency_keys").await;
+    assert_eq!(kept.len(), 1, "the key was claimed");
+    let kept = kept[0].clone().unwrap_or_default();
     assert!(!String::from_utf8_lossy(&kept).contains(secret));
-    drop(database);
     // One key was made.
     let keys = expect_status(
         app.get("/v1/keys?account=acme", ADMIN_KEY).await,

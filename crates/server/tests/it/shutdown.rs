@@ -26,7 +26,7 @@ async fn a_waiting_claim_ends_when_the_server_stops() {
     });
     // Wait (boundedly) until the claim is being served, so shutdown finds it in flight.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app.store.claims_waiting() == 0 {
+    while app.claims_waiting() == 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "the claim never reached the server"
@@ -61,9 +61,9 @@ async fn acknowledged_writes_survive_a_restart() {
         .map(|(n, _)| format!("w{n}"))
         .collect();
     assert_eq!(acknowledged.len(), 50);
-    let dir = app.stop().await;
+    let stopped = app.stop().await;
 
-    let again = TestApp::spawn_in(dir, ServerConfig::default()).await;
+    let again = TestApp::spawn_in(stopped, ServerConfig::default()).await;
     let mut messages: Vec<String> = again
         .read_all(&key, &id)
         .await

@@ -47,11 +47,20 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
     })
 }
 
-fn scope_account(scope: KeyScope) -> Option<i64> {
-    match scope {
-        KeyScope::AllAccounts => None,
-        KeyScope::Account(account) => Some(account.get()),
+// `KeyScope` is declared in lib.rs; this method lives beside the queries that need it, and
+// both backends use it.
+impl KeyScope {
+    /// The one account the scope is limited to; `None` for the operator's view of all.
+    pub(crate) fn account(self) -> Option<AccountId> {
+        match self {
+            KeyScope::AllAccounts => None,
+            KeyScope::Account(account) => Some(account),
+        }
     }
+}
+
+fn scope_account(scope: KeyScope) -> Option<i64> {
+    scope.account().map(AccountId::get)
 }
 
 /// Whether the store ever had an operator key (revoked ones count).

@@ -16,6 +16,7 @@ use super::audit;
 use super::columns::{
     corrupt, optional_label, optional_time, optional_uuid_bytes, parsed, time, uuid_bytes,
 };
+use crate::execution_rules::{check_can_end, check_can_start, input_with_cid, reported_end};
 use crate::{ExecutionFilter, ReportedRun, StoreError, TrackedRun};
 
 // Macros rather than `const`s so that each query is one `concat!`ed literal: built with
@@ -255,16 +256,6 @@ fn insert_execution(
     Ok((rowid, execution))
 }
 
-/// The input an execution is handed: the launch's, plus `eventCorrelationId` = its cid.
-fn input_with_cid(input: &Map<String, Value>, cid: &Cid) -> Map<String, Value> {
-    let mut input = input.clone();
-    input.insert(
-        "eventCorrelationId".into(),
-        Value::String(cid.as_str().to_owned()),
-    );
-    input
-}
-
 pub(super) fn launch(
     connection: &Connection,
     account: AccountId,
@@ -363,18 +354,8 @@ pub(super) fn report_run(
     if execution.status == ExecutionStatus::Queued {
         execution = start(connection, account, execution.id, now)?;
     }
-    match (execution.status, state) {
-        (ExecutionStatus::Ended(ended), ReportedRun::Ended(reported)) if ended != reported => {
-            return Err(StoreError::Conflict(format!(
-                "execution {} (cid {cid}) has already ended with status {ended}; the report \
-                 says {reported}",
-                execution.id
-            )));
-        }
-        (ExecutionStatus::Running, ReportedRun::Ended(reported)) => {
-            execution = end(connection, account, execution.id, reported, now)?;
-        }
-        _ => {}
+    if let Some(reported) = reported_end(&execution, cid, state)? {
+        execution = end(connection, account, execution.id, reported, now)?;
     }
     Ok(TrackedRun {
         changed: created || execution.status != before,
@@ -390,12 +371,7 @@ pub(super) fn start(
     now: UtcTime,
 ) -> Result<Execution, StoreError> {
     let current = find(connection, account, id)?;
-    if current.execution.status != ExecutionStatus::Queued {
-        return Err(StoreError::Conflict(format!(
-            "execution {id} is {}; only a QUEUED execution can be started",
-            current.execution.status
-        )));
-    }
+    check_can_start(id, current.execution.status)?;
     connection
         .prepare_cached(
             "UPDATE executions SET status = 'RUNNING', started_at = ?1, updated_at = ?1 WHERE id = ?2",
@@ -419,12 +395,7 @@ pub(super) fn end(
     now: UtcTime,
 ) -> Result<Execution, StoreError> {
     let current = find(connection, account, id)?;
-    if current.execution.status.has_ended() {
-        return Err(StoreError::Conflict(format!(
-            "execution {id} has already ended with status {}",
-            current.execution.status
-        )));
-    }
+    check_can_end(id, current.execution.status)?;
     connection
         .prepare_cached(
             "UPDATE executions SET status = ?1, ended_at = ?2, updated_at = ?2 WHERE id = ?3",

@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::columns::{parsed, time, uuid_bytes};
 use super::executions::{self, ExecutionRow};
 use super::logs;
+use crate::execution_rules::millis;
 use crate::{NewExport, StoreError};
 
 const EXPORT_SELECT: &str = "SELECT x.token, x.account_id, e.public_id, x.format, x.first_seq, \
@@ -30,10 +31,6 @@ fn export_from_row(row: &Row<'_>) -> rusqlite::Result<ExportJob> {
         created_at: time(row, 9)?,
         expires_at: time(row, 10)?,
     })
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 pub(super) fn create(

@@ -50,13 +50,23 @@ pub(super) fn claim(
             ],
             |row| row.get(0),
         )?;
-    if attempt == scope.attempt {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict(format!(
-            "another request with Idempotency-Key `{}` was applied or is being applied; retry it to get that request's answer",
-            scope.key
-        )))
+    scope.check_claim(attempt)
+}
+
+// `IdempotencyScope` is declared in `crate::idempotency`; this method lives beside the
+// claim, and both backends use it.
+impl IdempotencyScope {
+    /// Whether the claim on the key, held by `holder`, is this attempt's; a live claim of
+    /// another attempt fails the write.
+    pub(crate) fn check_claim(&self, holder: [u8; 16]) -> Result<(), StoreError> {
+        if holder == self.attempt {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "another request with Idempotency-Key `{}` was applied or is being applied; retry it to get that request's answer",
+                self.key
+            )))
+        }
     }
 }
 

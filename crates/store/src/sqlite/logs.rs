@@ -6,7 +6,6 @@
 //! the clock and the execution's previous line), so the first line at or after an instant
 //! can be found by binary search over `seq`, about 20 index probes for a million lines.
 
-use std::collections::HashSet;
 use std::ops::Range;
 
 use pipelog_core::audit_events;
@@ -23,6 +22,7 @@ use super::audit;
 use super::columns::{corrupt, optional_label, optional_time, time};
 use super::executions::{self, ExecutionRow};
 use super::writer::statement;
+use crate::execution_rules::{self, PageSeqs, check_takes_lines, page_seqs, stored_run};
 use crate::{Appended, DeletedLogs, LogPage, LogRun, LogTarget, StoreError};
 
 pub(super) fn append(
@@ -45,12 +45,7 @@ pub(super) fn append(
             }
         },
     };
-    if execution.status.has_ended() {
-        return Err(StoreError::Conflict(format!(
-            "execution {} has ended with status {}; it takes no more log lines",
-            execution.id, execution.status
-        )));
-    }
+    check_takes_lines(execution.id, execution.status)?;
     let rowid = execution.rowid;
     let created_at = now.max(execution.last_log_at);
     let first_seq = execution.next_seq;
@@ -89,8 +84,8 @@ pub(super) fn append(
     })
 }
 
-/// The lines of a batch to write: those without a client id, and those whose id neither
-/// the execution holds nor an earlier line of the batch has. Also how many were left out.
+/// The lines of a batch to write, and how many were left out as duplicates; see
+/// `execution_rules::new_lines`.
 fn new_lines<'a>(
     connection: &Connection,
     execution: i64,
@@ -102,18 +97,9 @@ fn new_lines<'a>(
     let mut held = connection.prepare_cached(
         "SELECT 1 FROM execution_logs WHERE execution_id = ?1 AND client_id = ?2",
     )?;
-    let mut seen = HashSet::new();
-    let mut kept = Vec::with_capacity(lines.len());
-    for line in lines {
-        if let Some(id) = &line.client_id
-            && (!seen.insert(id.as_str()) || held.exists(params![execution, id.as_str()])?)
-        {
-            continue;
-        }
-        kept.push(line);
-    }
-    let duplicates = (lines.len() - kept.len()) as u64;
-    Ok((kept, duplicates))
+    Ok(execution_rules::new_lines(lines, |id| {
+        held.exists(params![execution, id])
+    })?)
 }
 
 /// Each batch appended in its own savepoint of the current write: a batch that fails
@@ -218,30 +204,25 @@ fn read_range(
     let id = execution.id;
     // The stored lines are [first_seq, next_seq); the page is that range narrowed by time,
     // then by the lines to skip, then by the cursor.
-    let (mut low, mut high) = seqs_in_time(
+    let (low, high) = seqs_in_time(
         connection,
         rowid,
         execution.first_seq,
         execution.next_seq,
         &query.created,
     )?;
-    let selected = high.saturating_sub(low);
-    match query.order {
-        SortOrder::Asc => low = low.saturating_add(query.skip),
-        SortOrder::Desc => high = high.saturating_sub(query.skip),
-    }
-    match (query.order, query.resume_after) {
-        (SortOrder::Asc, Some(after)) => low = low.max(after.saturating_add(1)),
-        (SortOrder::Desc, Some(after)) => high = high.min(after),
-        (_, None) => {}
-    }
-    if low >= high || query.severities.is_empty() {
+    let PageSeqs { selected, seqs } = page_seqs(low..high, query);
+    let Some(Range {
+        start: low,
+        end: high,
+    }) = seqs
+    else {
         let empty = Page {
             items: Vec::new(),
             has_more: false,
         };
         return Ok((selected, empty));
-    }
+    };
     let sql = match query.order {
         SortOrder::Asc => PAGE_ASC,
         SortOrder::Desc => PAGE_DESC,
@@ -271,8 +252,10 @@ pub(super) fn read_run(
     limit: usize,
 ) -> Result<LogRun, StoreError> {
     let ExecutionRow { rowid, execution } = executions::find(connection, account, id)?;
-    let low = seqs.start.max(execution.first_seq);
-    let high = seqs.end.min(execution.next_seq);
+    let Range {
+        start: low,
+        end: high,
+    } = stored_run(&execution, seqs);
     let entries = if low >= high || limit == 0 {
         Vec::new()
     } else {

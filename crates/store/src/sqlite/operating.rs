@@ -4,25 +4,27 @@
 //! Each operation also keeps its items' timings in one blob (`operations.timings`), so that
 //! statistics over a period read a row per operation instead of a row per item.
 //!
-//! Enumerations are stored as small integers: an operation type or activity is its
-//! position in the core enum's `ALL` list, a severity its `rank()` (so `severityLevel` is a
-//! plain `>=`). Those lists only ever grow at the end.
+//! How items are encoded (enumeration codes, the JSON of details and custom fields, the
+//! timings blob) is shared with the PostgreSQL store: `crate::operating_codes`.
 
 use std::collections::HashMap;
 
 use pipelog_core::ids::{AccountId, AgentId, Label, OperatingItemId, OperationId, SourceId};
 use pipelog_core::operating::{
-    ActivityType, Category, ClientItemId, CustomField, ItemText, ItemTiming, NewOperatingItem,
-    OperatingItem, OperationType, StatusSeverity,
+    ActivityType, Category, ClientItemId, ItemText, ItemTiming, NewOperatingItem, OperatingItem,
+    OperationType, StatusSeverity,
 };
 use pipelog_core::operating_stats::{AggregateStatistics, ComponentFilter, StatisticsAccumulator};
 use pipelog_core::time::UtcTime;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
-use serde_json::Value;
 
 use super::columns::{
     corrupt, optional_label, optional_time, optional_uuid_bytes, time, uuid_bytes,
+};
+use crate::operating_codes::{
+    MAX_TIMINGS_BYTES, activity_code, custom_fields_from_json, custom_fields_json, decode_timings,
+    details_from_json, details_json, encode_timing, from_code, operation_type_code,
 };
 use crate::{OperatingPage, OperatingQuery, OperationWindow, StoreError};
 
@@ -31,27 +33,9 @@ const NOT_FOUND: StoreError = StoreError::NotFound {
 };
 const OPERATION_NOT_FOUND: StoreError = StoreError::NotFound { what: "operation" };
 
-fn operation_type_code(kind: OperationType) -> i64 {
-    position(OperationType::ALL, kind)
-}
-
-fn activity_code(activity: ActivityType) -> i64 {
-    position(ActivityType::ALL, activity)
-}
-
-fn position<T: PartialEq>(all: &[T], value: T) -> i64 {
-    all.iter()
-        .position(|candidate| *candidate == value)
-        .and_then(|index| i64::try_from(index).ok())
-        .unwrap_or(i64::MAX)
-}
-
 fn decode<T: Copy>(all: &[T], row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
     let code: i64 = row.get(index)?;
-    usize::try_from(code)
-        .ok()
-        .and_then(|code| all.get(code).copied())
-        .ok_or_else(|| corrupt(index, format!("unknown code {code}")))
+    from_code(all, code).ok_or_else(|| corrupt(index, format!("unknown code {code}")))
 }
 
 fn decode_optional<T: Copy>(all: &[T], row: &Row<'_>, index: usize) -> rusqlite::Result<Option<T>> {
@@ -132,32 +116,13 @@ pub(super) fn record(
             }
         };
         let id = OperatingItemId::generate();
-        let details = (!item.details.is_empty()).then(|| {
-            Value::Array(
-                item.details
-                    .iter()
-                    .map(|line| Value::String(line.as_str().to_owned()))
-                    .collect(),
-            )
-            .to_string()
-        });
-        let custom_fields = (!item.custom_fields.is_empty()).then(|| {
-            Value::Array(
-                item.custom_fields
-                    .iter()
-                    .map(|field| {
-                        serde_json::json!({"key": field.key.as_str(), "value": field.value.as_str()})
-                    })
-                    .collect(),
-            )
-            .to_string()
-        });
         insert.execute(params![
             id.as_bytes(),
             account.get(),
             operation,
-            operation_type_code(item.operation_type),
-            item.activity_type.map(activity_code),
+            i64::from(operation_type_code(item.operation_type)),
+            item.activity_type
+                .map(|activity| i64::from(activity_code(activity))),
             item.severity.rank(),
             item.system_level,
             now.unix_millis(),
@@ -171,8 +136,8 @@ pub(super) fn record(
             item.category.to_string(),
             item.source.as_ref().map(|source| source.as_str()),
             item.message.as_ref().map(ItemText::as_str),
-            details,
-            custom_fields,
+            details_json(&item.details),
+            custom_fields_json(&item.custom_fields),
             item.client_id.as_ref().map(Label::as_str),
         ])?;
         let stored = OperatingItem {
@@ -207,102 +172,6 @@ pub(super) fn record(
     Ok(recorded)
 }
 
-/// Past this many bytes of timing records (about 1,300 items), an operation's statistics
-/// are read from its items instead: appending to a longer blob would cost more than it
-/// saves.
-const MAX_TIMINGS_BYTES: usize = 65_536;
-
-/// Appends one timing record to `out`: operation type, activity (255 for none) and severity
-/// as one byte each, the event time as 8 bytes (little-endian milliseconds), the item's id
-/// (16 bytes), its source id (a byte 0 or 1, then 16 bytes if 1), and its scope id (a
-/// length byte, then the bytes; scope ids are at most 128 bytes).
-fn encode_timing(timing: &ItemTiming, out: &mut Vec<u8>) {
-    out.push(u8::try_from(operation_type_code(timing.operation_type)).unwrap_or(u8::MAX));
-    out.push(
-        timing
-            .activity_type
-            .and_then(|activity| u8::try_from(activity_code(activity)).ok())
-            .unwrap_or(u8::MAX),
-    );
-    out.push(u8::try_from(timing.severity.rank()).unwrap_or(0));
-    out.extend_from_slice(&timing.at.unix_millis().to_le_bytes());
-    out.extend_from_slice(timing.id.as_bytes());
-    match &timing.source_id {
-        Some(source) => {
-            out.push(1);
-            out.extend_from_slice(source.as_bytes());
-        }
-        None => out.push(0),
-    }
-    let scope = timing.scope_id.as_ref().map_or("", |scope| scope.as_str());
-    let scope = &scope.as_bytes()[..scope.len().min(usize::from(u8::MAX))];
-    out.push(u8::try_from(scope.len()).unwrap_or(u8::MAX));
-    out.extend_from_slice(scope);
-}
-
-/// Reads back what [`encode_timing`] wrote, every record of a blob.
-fn decode_timings(mut bytes: &[u8], into: &mut Vec<ItemTiming>) -> Result<(), String> {
-    fn take<'a>(bytes: &mut &'a [u8], count: usize) -> Result<&'a [u8], String> {
-        if bytes.len() < count {
-            return Err("a timing record is cut short".into());
-        }
-        let (head, tail) = bytes.split_at(count);
-        *bytes = tail;
-        Ok(head)
-    }
-    fn id(bytes: &mut &[u8]) -> Result<[u8; 16], String> {
-        take(bytes, 16)?
-            .try_into()
-            .map_err(|_| "a timing record is cut short".to_owned())
-    }
-    while !bytes.is_empty() {
-        let head = take(&mut bytes, 3)?;
-        let (kind, activity, rank) = (head[0], head[1], head[2]);
-        let operation_type = *OperationType::ALL
-            .get(usize::from(kind))
-            .ok_or_else(|| format!("unknown operation type code {kind}"))?;
-        let activity_type = match activity {
-            u8::MAX => None,
-            code => Some(
-                *ActivityType::ALL
-                    .get(usize::from(code))
-                    .ok_or_else(|| format!("unknown activity code {code}"))?,
-            ),
-        };
-        let severity = StatusSeverity::from_rank(i64::from(rank))
-            .ok_or_else(|| format!("unknown severity {rank}"))?;
-        let millis = i64::from_le_bytes(
-            take(&mut bytes, 8)?
-                .try_into()
-                .map_err(|_| "a timing record is cut short".to_owned())?,
-        );
-        let at = UtcTime::from_unix_millis(millis).ok_or("a time out of range")?;
-        let item = OperatingItemId::from_bytes(id(&mut bytes)?);
-        let source_id = match take(&mut bytes, 1)?[0] {
-            0 => None,
-            _ => Some(SourceId::from_bytes(id(&mut bytes)?)),
-        };
-        let scope_length = usize::from(take(&mut bytes, 1)?[0]);
-        let scope = std::str::from_utf8(take(&mut bytes, scope_length)?)
-            .map_err(|_| "a scope id is not UTF-8".to_owned())?;
-        let scope_id = if scope.is_empty() {
-            None
-        } else {
-            Some(Label::parse(scope).map_err(|error| error.to_string())?)
-        };
-        into.push(ItemTiming {
-            id: item,
-            operation_type,
-            activity_type,
-            severity,
-            source_id,
-            scope_id,
-            at,
-        });
-    }
-    Ok(())
-}
-
 const ITEM_SELECT: &str = "SELECT i.public_id, o.public_id, i.operation_type, i.activity_type, \
      i.severity, i.system_level, i.created_on, i.utc_timestamp, i.source_id, \
      i.publisher_source_id, i.agent_id, i.agent_code, i.scope_id, i.category, i.source, \
@@ -310,34 +179,10 @@ const ITEM_SELECT: &str = "SELECT i.public_id, o.public_id, i.operation_type, i.
      FROM operating_items i JOIN operations o ON o.id = i.operation";
 
 fn item_from_row(row: &Row<'_>) -> rusqlite::Result<OperatingItem> {
-    let details = match row.get_ref(16)?.as_str_or_null()? {
-        None => Vec::new(),
-        Some(text) => serde_json::from_str::<Vec<String>>(text)
-            .map_err(|error| corrupt(16, error))?
-            .into_iter()
-            .map(ItemText::from_stored)
-            .collect(),
-    };
-    let custom_fields = match row.get_ref(17)?.as_str_or_null()? {
-        None => Vec::new(),
-        Some(text) => {
-            let pairs: Vec<serde_json::Map<String, Value>> =
-                serde_json::from_str(text).map_err(|error| corrupt(17, error))?;
-            pairs
-                .iter()
-                .map(|field| {
-                    let text = |name: &str| field.get(name).and_then(Value::as_str);
-                    let (Some(key), Some(value)) = (text("key"), text("value")) else {
-                        return Err(corrupt(17, "a custom field without key or value"));
-                    };
-                    Ok(CustomField {
-                        key: Label::parse(key).map_err(|error| corrupt(17, error))?,
-                        value: ItemText::from_stored(value.to_owned()),
-                    })
-                })
-                .collect::<rusqlite::Result<_>>()?
-        }
-    };
+    let details = details_from_json(row.get_ref(16)?.as_str_or_null()?)
+        .map_err(|problem| corrupt(16, problem))?;
+    let custom_fields = custom_fields_from_json(row.get_ref(17)?.as_str_or_null()?)
+        .map_err(|problem| corrupt(17, problem))?;
     Ok(OperatingItem {
         id: OperatingItemId::from_bytes(uuid_bytes(row, 0)?),
         created_on: time(row, 6)?,

@@ -3,6 +3,8 @@
 use pipelog_core::execution::LaunchExecution;
 use pipelog_core::ids::JobKey;
 use pipelog_core::log_entry::{LogLine, LogMessage};
+use pipelog_store::postgres::scratch::{DATABASE_URL_VAR, ScratchDatabase};
+use pipelog_store::postgres::{PostgresOptions, PostgresStore};
 use pipelog_store::sqlite::{SqliteOptions, SqliteStore};
 use pipelog_store::{LogTarget, Store};
 use tempfile::TempDir;
@@ -32,6 +34,52 @@ impl SqliteFixture {
 
 pub fn sqlite() -> SqliteFixture {
     sqlite_with(SqliteOptions::default())
+}
+
+/// The embedded store, always available.
+pub async fn sqlite_suite() -> Option<SqliteFixture> {
+    Some(sqlite())
+}
+
+pub struct PostgresFixture {
+    store: PostgresStore,
+    database: ScratchDatabase,
+}
+
+impl PostgresFixture {
+    pub fn store(&self) -> &dyn Store {
+        &self.store
+    }
+
+    pub async fn close(self) {
+        self.store.close().await.unwrap();
+        drop(self.store);
+        self.database.drop_database().await.unwrap();
+    }
+}
+
+/// A fresh PostgreSQL store in a database of its own, or `None` when no server is given.
+pub async fn postgres() -> Option<PostgresFixture> {
+    postgres_with(PostgresOptions::default()).await
+}
+
+/// A PostgreSQL store whose audit finds never start from index terms.
+pub async fn postgres_reading_in_order() -> Option<PostgresFixture> {
+    postgres_with(PostgresOptions {
+        audit_driving_terms: 0,
+        ..PostgresOptions::default()
+    })
+    .await
+}
+
+pub async fn postgres_with(options: PostgresOptions) -> Option<PostgresFixture> {
+    let Some(database) = ScratchDatabase::from_env().await else {
+        eprintln!("{DATABASE_URL_VAR} is not set: this test is skipped on PostgreSQL");
+        return None;
+    };
+    let database = database.unwrap();
+    let store = PostgresStore::open(&database.url, options).await.unwrap();
+    Some(PostgresFixture { store, database })
 }
 
 pub fn sqlite_with(options: SqliteOptions) -> SqliteFixture {

@@ -95,6 +95,90 @@ pub async fn append_numbers_lines_without_gaps(store: &dyn Store) {
     );
 }
 
+/// A batch as large as bulk ingest sends (on PostgreSQL, past the size where lines go in by
+/// COPY rather than INSERT) keeps every field of every line, and its resent client ids.
+pub async fn large_batches_keep_every_field_and_client_id(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let execution = store
+        .launch_execution(account, launch_request("job"))
+        .await
+        .unwrap();
+    let target = LogTarget::Execution(execution.id);
+    let severities = [
+        Severity::Debug,
+        Severity::Info,
+        Severity::Warning,
+        Severity::Error,
+    ];
+    let written: Vec<LogLine> = (0..3000)
+        .map(|n| LogLine {
+            message: LogMessage::new(format!("line {n}: ünïcödé, tabs\tand \"quotes\"")).unwrap(),
+            severity: severities[n % severities.len()],
+            message_type: if n % 3 == 0 {
+                MessageType::Markdown
+            } else {
+                MessageType::Default
+            },
+            emitter_name: (n % 2 == 0).then(|| Label::parse(&format!("emitter {n}")).unwrap()),
+            event_correlation_id: (n % 5 == 0).then(|| Label::parse("evt").unwrap()),
+            timestamp: (n % 7 == 0)
+                .then(|| UtcTime::from_unix_millis(1_700_000_000_000 + n as i64).unwrap()),
+            attributes: if n % 4 == 0 {
+                LogAttributes::new(
+                    serde_json::json!({"n": n, "even": n % 2 == 0})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                )
+                .unwrap()
+            } else {
+                None
+            },
+            client_id: (n % 10 == 0).then(|| Label::parse(&format!("id-{n}")).unwrap()),
+        })
+        .collect();
+    let first = store
+        .append_logs(account, target.clone(), written.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.first_seq, first.count, first.duplicates),
+        (0, 3000, 0)
+    );
+
+    // The same 3,000 again: the 300 with a client id are left out, the others appended.
+    let again = store
+        .append_logs(account, target, written.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.first_seq, again.count, again.duplicates),
+        (3000, 2700, 300)
+    );
+
+    let stored = read_all(store, account, execution.id).await;
+    assert_eq!(stored.len(), 5700);
+    for (entry, line) in stored.iter().zip(&written) {
+        assert_eq!(
+            &entry.line, line,
+            "line {} comes back as written",
+            entry.seq
+        );
+        assert_eq!(entry.created_at, first.created_at);
+    }
+    let resent: Vec<&LogLine> = written
+        .iter()
+        .filter(|line| line.client_id.is_none())
+        .collect();
+    for (entry, line) in stored[3000..].iter().zip(resent) {
+        assert_eq!(
+            &entry.line, line,
+            "line {} comes back as written",
+            entry.seq
+        );
+    }
+}
+
 /// A line whose client id the execution holds (or an earlier line of its batch has) is
 /// left out, and numbering goes on without a gap; ids are per execution.
 pub async fn resent_lines_with_a_client_id_are_written_once(store: &dyn Store) {

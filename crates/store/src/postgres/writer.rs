@@ -1,0 +1,464 @@
+//! The writer task: one connection per node that commits queued writes in groups, as the
+//! embedded store's writer thread does.
+//!
+//! It takes whatever is queued (never waiting for more: a group is what piled up while the
+//! previous one committed), runs each write in its own savepoint of one transaction,
+//! commits once, and only then answers every caller. A write that fails rolls back its
+//! savepoint alone; a commit that fails fails the whole group, and nobody is told their
+//! write succeeded. Other nodes' writers commit beside this one: what must not interleave
+//! (the seqs of one execution, the links of one account's audit chain) is serialised by
+//! the row locks the writes take, held until their group commits.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use deadpool_postgres::{Object, Pool};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use pipelog_core::time::UtcTime;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::{Db, Notices, idempotency};
+use crate::idempotency::IdempotencyScope;
+use crate::{CountHistogram, StoreError};
+
+/// At most this many writes go into one group commit (each in a savepoint, a
+/// subtransaction)... PostgreSQL keeps up to 64 subtransaction ids per backend in shared
+/// memory; past that, every other session's snapshot checks read the subtransaction log
+/// instead, a known cliff. Groups stay under it; a group of 60 already shares one commit's
+/// WAL flush among 60 writes.
+const MAX_GROUP_WRITES: usize = 60;
+/// ...and, past the first write, at most about this many rows.
+const MAX_GROUP_ROWS: usize = 20_000;
+
+/// Upper bounds of the buckets of writes per group commit.
+const GROUP_SIZE_BOUNDS: [u64; 11] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+
+/// What a write runs: on the writer's connection, inside the write's savepoint.
+pub(super) type WriteFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
+
+/// The handle to the writer task.
+#[derive(Debug)]
+pub(super) struct Writer {
+    queue: mpsc::Sender<Message>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    stats: Arc<WriterStats>,
+}
+
+/// What the writer counts as it commits.
+#[derive(Debug, Default)]
+struct WriterStats {
+    /// Successful group commits by their number of writes: one counter per bound of
+    /// `GROUP_SIZE_BOUNDS` (not cumulative), then one for larger groups.
+    groups: [AtomicU64; GROUP_SIZE_BOUNDS.len() + 1],
+    writes: AtomicU64,
+    rows: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl WriterStats {
+    fn committed(&self, writes: usize, rows: usize) {
+        let bucket = GROUP_SIZE_BOUNDS.partition_point(|&bound| bound < writes as u64);
+        self.groups[bucket].fetch_add(1, Ordering::Relaxed);
+        self.writes.fetch_add(writes as u64, Ordering::Relaxed);
+        self.rows.fetch_add(rows as u64, Ordering::Relaxed);
+    }
+}
+
+/// The writer's figures at one moment.
+#[derive(Debug)]
+pub(super) struct WriterSnapshot {
+    pub queue_depth: usize,
+    pub queue_capacity: usize,
+    pub group_writes: CountHistogram,
+    pub rows: u64,
+    pub failed: u64,
+}
+
+enum Message {
+    Write(QueuedWrite),
+    Close,
+}
+
+struct QueuedWrite {
+    /// Writes with a group may be reordered among their neighbours to keep each group
+    /// together; writes without one are barriers that nothing moves across.
+    group: Option<u64>,
+    /// Rows the write adds, for sizing groups.
+    weight: usize,
+    write: Box<dyn PendingWrite>,
+}
+
+/// A write waiting to run.
+trait PendingWrite: Send {
+    /// Runs the write inside the current savepoint. On failure the caller is answered at
+    /// once (nothing of the write will be committed) and `None` comes back.
+    fn apply<'a>(
+        self: Box<Self>,
+        db: &'a Db,
+        now: UtcTime,
+    ) -> BoxFuture<'a, Option<Box<dyn AppliedWrite>>>;
+    /// Answers the caller without running the write.
+    fn abandon(self: Box<Self>, error: StoreError);
+}
+
+/// A write that ran and waits for its group's commit.
+trait AppliedWrite: Send {
+    fn settle(self: Box<Self>, commit: Result<(), StoreError>);
+}
+
+struct Operation<T, F> {
+    op: F,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> PendingWrite for Operation<T, F>
+where
+    T: Send + 'static,
+    F: for<'a> FnOnce(&'a Db, UtcTime) -> WriteFuture<'a, T> + Send + 'static,
+{
+    fn apply<'a>(
+        self: Box<Self>,
+        db: &'a Db,
+        now: UtcTime,
+    ) -> BoxFuture<'a, Option<Box<dyn AppliedWrite>>> {
+        let Operation { op, reply } = *self;
+        Box::pin(async move {
+            let outcome = AssertUnwindSafe(async move { op(db, now).await })
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Backend(
+                        "a write panicked and was rolled back".into(),
+                    ))
+                });
+            match outcome {
+                Ok(value) => Some(Box::new(Applied { value, reply }) as Box<dyn AppliedWrite>),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                    None
+                }
+            }
+        })
+    }
+
+    fn abandon(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+struct Applied<T> {
+    value: T,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T: Send> AppliedWrite for Applied<T> {
+    fn settle(self: Box<Self>, commit: Result<(), StoreError>) {
+        // The caller may have gone away (a dropped request); the write stands either way.
+        let Applied { value, reply } = *self;
+        let _ = reply.send(commit.map(|()| value));
+    }
+}
+
+impl Writer {
+    /// Starts the writer task; it takes its connection from `pool` (and a new one whenever
+    /// the one it holds breaks).
+    pub(super) fn start(pool: Pool, notices: Arc<Notices>, queue_capacity: usize) -> Self {
+        let (queue, inbox) = mpsc::channel(queue_capacity.max(1));
+        let stats = Arc::new(WriterStats::default());
+        let counting = Arc::clone(&stats);
+        let task = tokio::spawn(run(pool, notices, inbox, counting));
+        Writer {
+            queue,
+            task: Mutex::new(Some(task)),
+            stats,
+        }
+    }
+
+    /// The queue now, and what was committed so far.
+    pub(super) fn snapshot(&self) -> WriterSnapshot {
+        let mut buckets = Vec::with_capacity(GROUP_SIZE_BOUNDS.len());
+        let mut below = 0;
+        for (bound, groups) in GROUP_SIZE_BOUNDS.iter().zip(&self.stats.groups) {
+            below += groups.load(Ordering::Relaxed);
+            buckets.push((*bound, below));
+        }
+        let count = below + self.stats.groups[GROUP_SIZE_BOUNDS.len()].load(Ordering::Relaxed);
+        WriterSnapshot {
+            queue_depth: self.queue.max_capacity() - self.queue.capacity(),
+            queue_capacity: self.queue.max_capacity(),
+            group_writes: CountHistogram {
+                buckets,
+                count,
+                sum: self.stats.writes.load(Ordering::Relaxed),
+            },
+            rows: self.stats.rows.load(Ordering::Relaxed),
+            failed: self.stats.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs `op` in order with every other write of this node, and answers after it
+    /// committed.
+    pub(super) async fn barrier<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a Db, UtcTime) -> WriteFuture<'a, T> + Send + 'static,
+    {
+        self.submit(None, 1, op).await
+    }
+
+    /// Runs `op`, which adds about `weight` rows, kept together with the other writes of
+    /// `group` in its commit; answers after it committed.
+    pub(super) async fn grouped<T, F>(
+        &self,
+        group: u64,
+        weight: usize,
+        op: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a Db, UtcTime) -> WriteFuture<'a, T> + Send + 'static,
+    {
+        self.submit(Some(group), weight, op).await
+    }
+
+    async fn submit<T, F>(&self, group: Option<u64>, weight: usize, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a Db, UtcTime) -> WriteFuture<'a, T> + Send + 'static,
+    {
+        // A write of a request with an Idempotency-Key claims the key in its own savepoint.
+        // And when the handler said how its answer follows from the write's value, the
+        // answer is kept in the same savepoint.
+        let scope = IdempotencyScope::current();
+        let claiming = scope.clone();
+        let render = scope.as_ref().and_then(|scope| scope.render());
+        let op = write_fn(move |db, now| {
+            Box::pin(async move {
+                let Some(scope) = &claiming else {
+                    return op(db, now).await.map(|value| (value, false));
+                };
+                idempotency::claim(db, scope, now).await?;
+                let value = op(db, now).await?;
+                let answer = render.and_then(|render| render(&value as &dyn std::any::Any));
+                if let Some(answer) = &answer {
+                    idempotency::answer(db, scope, answer).await?;
+                }
+                Ok((value, answer.is_some()))
+            })
+        });
+        let (reply, answer) = oneshot::channel();
+        let write = QueuedWrite {
+            group,
+            weight,
+            write: Box::new(Operation { op, reply }),
+        };
+        self.queue
+            .try_send(Message::Write(write))
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
+                mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
+            })?;
+        let outcome = answer.await.unwrap_or(Err(StoreError::Closed));
+        if let (Some(scope), Ok((_, answered))) = (&scope, &outcome) {
+            scope.mark_written();
+            if *answered {
+                scope.mark_answered();
+            }
+        }
+        outcome.map(|(value, _)| value)
+    }
+
+    /// Commits everything queued before this call, then stops the task. Writes queued
+    /// after it fail with `Closed`.
+    pub(super) async fn close(&self) {
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(task) = task else { return };
+        // Waits for room if the queue is full: closing must not drop queued writes.
+        let _ = self.queue.send(Message::Close).await;
+        let _ = task.await;
+    }
+}
+
+/// Gives a closure the signature of a write, so that the compiler infers it for every
+/// lifetime of the connection it borrows.
+fn write_fn<T, F>(op: F) -> F
+where
+    F: for<'a> FnOnce(&'a Db, UtcTime) -> WriteFuture<'a, T>,
+{
+    op
+}
+
+async fn run(
+    pool: Pool,
+    notices: Arc<Notices>,
+    mut inbox: mpsc::Receiver<Message>,
+    stats: Arc<WriterStats>,
+) {
+    let mut connection: Option<Object> = None;
+    let mut closing = false;
+    while !closing {
+        let Some(first) = inbox.recv().await else {
+            break;
+        };
+        let mut writes = Vec::new();
+        let mut rows = 0;
+        match first {
+            Message::Write(write) => {
+                rows += write.weight;
+                writes.push(write);
+            }
+            Message::Close => closing = true,
+        }
+        while !closing && writes.len() < MAX_GROUP_WRITES && rows < MAX_GROUP_ROWS {
+            match inbox.try_recv() {
+                Ok(Message::Write(write)) => {
+                    rows += write.weight;
+                    writes.push(write);
+                }
+                Ok(Message::Close) => closing = true,
+                Err(_) => break,
+            }
+        }
+        if writes.is_empty() {
+            continue;
+        }
+        // A connection that broke (PostgreSQL restarted, say) is replaced by a new one.
+        if connection.as_ref().is_some_and(|held| held.is_closed()) {
+            connection = None;
+        }
+        if connection.is_none() {
+            match pool.get().await {
+                Ok(object) => connection = Some(object),
+                Err(error) => {
+                    let error =
+                        StoreError::Backend(format!("the writer cannot reach PostgreSQL: {error}"));
+                    tracing::error!(%error, writes = writes.len(), "cannot begin a group commit");
+                    stats.failed.fetch_add(1, Ordering::Relaxed);
+                    for queued in writes {
+                        queued.write.abandon(error.clone());
+                    }
+                    continue;
+                }
+            }
+        }
+        if let Some(held) = &connection {
+            commit_group(held, &notices, writes, &stats).await;
+        }
+    }
+    tracing::debug!("writer stopped");
+}
+
+/// Keeps each group's writes together, in arrival order, without moving anything across a
+/// barrier.
+fn order_writes(writes: &mut [QueuedWrite]) {
+    for run in writes.split_mut(|write| write.group.is_none()) {
+        run.sort_by_key(|write| write.group);
+    }
+}
+
+async fn commit_group(
+    db: &Db,
+    notices: &Notices,
+    mut writes: Vec<QueuedWrite>,
+    stats: &WriterStats,
+) {
+    order_writes(&mut writes);
+    let now = UtcTime::now();
+    if let Err(error) = db.batch_execute("BEGIN").await {
+        let error = StoreError::from(error);
+        tracing::error!(%error, writes = writes.len(), "cannot begin a group commit");
+        stats.failed.fetch_add(1, Ordering::Relaxed);
+        for queued in writes {
+            queued.write.abandon(error.clone());
+        }
+        return;
+    }
+    notices.clear();
+    let mut applied = Vec::with_capacity(writes.len());
+    let mut writes = writes.into_iter();
+    // Set when a failed write cannot be undone: the whole group is then rolled back.
+    let mut broken = None;
+    let mut applied_rows = 0;
+    for queued in writes.by_ref() {
+        let weight = queued.weight;
+        if let Err(error) = db.batch_execute("SAVEPOINT write").await {
+            queued.write.abandon(error.into());
+            broken = Some(StoreError::Backend("a savepoint failed".into()));
+            break;
+        }
+        let undone = match queued.write.apply(db, now).await {
+            Some(done) => match db.batch_execute("RELEASE SAVEPOINT write").await {
+                Ok(()) => {
+                    applied.push(done);
+                    applied_rows += weight;
+                    Ok(())
+                }
+                Err(error) => {
+                    done.settle(Err(error.into()));
+                    undo_write(db).await
+                }
+            },
+            None => undo_write(db).await,
+        };
+        if let Err(error) = undone {
+            broken = Some(error);
+            break;
+        }
+    }
+    let outcome = match broken {
+        None => commit(db, notices).await,
+        Some(error) => {
+            // The connection is dropped by the caller if it is broken; otherwise it must
+            // not stay inside the failed transaction.
+            let _ = db.batch_execute("ROLLBACK").await;
+            Err(error)
+        }
+    };
+    match &outcome {
+        Ok(()) => {
+            tracing::trace!(
+                writes = applied.len(),
+                rows = applied_rows,
+                "group committed"
+            );
+            stats.committed(applied.len(), applied_rows);
+        }
+        Err(error) => {
+            tracing::error!(%error, writes = applied.len(), "group commit failed");
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    for queued in writes {
+        queued.write.abandon(StoreError::Backend(
+            "the group commit failed; the write was not run".into(),
+        ));
+    }
+    for done in applied {
+        done.settle(outcome.clone());
+    }
+}
+
+/// Sends the group's notices (delivered to every node's listener only if the commit
+/// succeeds), then commits.
+async fn commit(db: &Db, notices: &Notices) -> Result<(), StoreError> {
+    let pending = notices.take();
+    if !pending.is_empty() {
+        let statement = db
+            .prepare_cached("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+            .await?;
+        db.execute(&statement, &[&super::NOTICE_CHANNEL, &pending])
+            .await?;
+    }
+    db.batch_execute("COMMIT").await?;
+    Ok(())
+}
+
+/// Undoes the current write alone; the group's other writes stand.
+async fn undo_write(db: &Db) -> Result<(), StoreError> {
+    db.batch_execute("ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write")
+        .await?;
+    Ok(())
+}
