@@ -280,7 +280,7 @@ fn durable_writer(
     Ok(())
 }
 
-/// What the raw-SQLite ceiling did.
+/// What a raw-ingest ceiling (SQLite's inserts, PostgreSQL's `COPY`) did.
 #[derive(Debug)]
 pub struct RawIngest {
     pub rows: u64,

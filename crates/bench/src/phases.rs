@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::ceilings;
 use crate::http::{Call, Connection, Latencies, Run, run_for, run_numbered};
+use crate::postgres;
 use crate::process::{Server, create_key};
 use crate::report::{Report, Target, mib, round, thousands};
 use crate::workload::{
@@ -36,6 +37,9 @@ pub struct Bench {
     data_dir: PathBuf,
     work_dir: PathBuf,
     server: Server,
+    /// On PostgreSQL: the server the ceiling runs on (a URL whose user may create
+    /// databases), and the database pipelog serves.
+    postgres: Option<PostgresTarget>,
     /// One key per account; the first is the operator key.
     keys: Vec<Arc<str>>,
     report: Report,
@@ -45,26 +49,44 @@ pub struct Bench {
     executions: Vec<(String, String)>,
 }
 
+/// Where a PostgreSQL run keeps its data.
+#[derive(Clone, Debug)]
+pub struct PostgresTarget {
+    /// The server, as a URL whose user may create databases.
+    pub admin_url: String,
+    /// The fresh database pipelog serves.
+    pub database_url: String,
+}
+
 impl Bench {
-    /// A fresh data dir under `work_dir`, a key per account, and the server started on it.
-    pub fn start(scale: Scale, pipelog: &Path, work_dir: &Path) -> anyhow::Result<Bench> {
+    /// A fresh data dir under `work_dir` (and on PostgreSQL, the given fresh database), a
+    /// key per account, and the server started on it.
+    pub fn start(
+        scale: Scale,
+        pipelog: &Path,
+        work_dir: &Path,
+        postgres: Option<PostgresTarget>,
+    ) -> anyhow::Result<Bench> {
         if work_dir.exists() {
             std::fs::remove_dir_all(work_dir)
                 .with_context(|| format!("cannot empty {}", work_dir.display()))?;
         }
         let data_dir = work_dir.join("pipelog");
         std::fs::create_dir_all(&data_dir)?;
+        let database = postgres.as_ref().map(|target| target.database_url.as_str());
         let mut keys: Vec<Arc<str>> = vec![OPERATOR_KEY.into()];
         for account in 1..scale.accounts {
-            keys.push(create_key(pipelog, &data_dir, &format!("bench-{account}"))?.into());
+            let key = create_key(pipelog, &data_dir, database, &format!("bench-{account}"))?;
+            keys.push(key.into());
         }
-        let server = Server::pipelog(pipelog, &data_dir, OPERATOR_KEY)?;
+        let server = Server::pipelog(pipelog, &data_dir, database, OPERATOR_KEY)?;
         eprintln!("bench: pipelog serves on {}", server.address);
         Ok(Bench {
             scale,
             data_dir,
             work_dir: work_dir.to_path_buf(),
             server,
+            postgres,
             keys,
             report: Report::default(),
             lines_stored: 0,
@@ -90,6 +112,51 @@ impl Bench {
         std::thread::sleep(Duration::from_secs(1));
         let rss = self.server.rss()?;
         self.report.figure(key, what, mib(rss), json!(rss));
+        Ok(())
+    }
+
+    /// On PostgreSQL, bulk ingest's ceiling: the same rows by plain `COPY`; and the bytes
+    /// the lines take there.
+    async fn postgres_ceiling(&mut self, target: &PostgresTarget, rate: f64) -> anyhow::Result<()> {
+        let used = postgres::lines_bytes(&target.database_url).await?;
+        let per_line = used as f64 / self.lines_stored as f64;
+        eprintln!("bench: the raw COPY ceiling");
+        let raw = postgres::raw_copy_ingest(&target.admin_url, &self.scale).await?;
+        let raw_rate = raw.rows as f64 / raw.elapsed.as_secs_f64();
+        let raw_per_row = raw.bytes_used as f64 / raw.rows as f64;
+        self.report.ceiling(
+            "raw_copy_rows_per_s",
+            "raw PostgreSQL: same rows, binary COPY, 1,000 per commit",
+            format!("{} rows/s", thousands(raw_rate)),
+            json!({"rows": raw.rows, "seconds": round(raw.elapsed.as_secs_f64(), 3), "rows_per_s": raw_rate.round()}),
+        );
+        self.report.ratio(
+            "bulk_vs_raw_copy",
+            "bulk ingest / raw COPY",
+            rate / raw_rate,
+            Target::AtLeast(0.6),
+        );
+        self.report.figure(
+            "bytes_per_line",
+            &format!(
+                "bytes per line in PostgreSQL, indexes included ({} lines)",
+                thousands(self.lines_stored as f64)
+            ),
+            format!("{per_line:.0} B"),
+            json!({"bytes_used": used, "lines": self.lines_stored, "per_line": round(per_line, 1)}),
+        );
+        self.report.ceiling(
+            "raw_copy_bytes_per_row",
+            "raw COPY bytes per row",
+            format!("{raw_per_row:.0} B"),
+            json!({"bytes_used": raw.bytes_used, "rows": raw.rows, "per_row": round(raw_per_row, 1)}),
+        );
+        self.report.ratio(
+            "bytes_vs_raw_copy",
+            "bytes per line / raw COPY's",
+            per_line / raw_per_row,
+            Target::AtMost(1.3),
+        );
         Ok(())
     }
 
@@ -294,6 +361,9 @@ impl Bench {
             json!(peak),
         );
 
+        if let Some(target) = self.postgres.clone() {
+            return self.postgres_ceiling(&target, rate).await;
+        }
         let used = ceilings::bytes_used(&ceilings::open_reader(&self.data_dir)?)?;
         let per_line = used as f64 / self.lines_stored as f64;
 

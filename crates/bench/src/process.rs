@@ -26,8 +26,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// `pipelog serve` on `data_dir`, on a free port, with `operator_key` as its operator key.
-    pub fn pipelog(binary: &Path, data_dir: &Path, operator_key: &str) -> anyhow::Result<Server> {
+    /// `pipelog serve` on `data_dir` (and `database`, if given), on a free port, with
+    /// `operator_key` as its operator key.
+    pub fn pipelog(
+        binary: &Path,
+        data_dir: &Path,
+        database: Option<&str>,
+        operator_key: &str,
+    ) -> anyhow::Result<Server> {
         let mut command = Command::new(binary);
         command
             .args([
@@ -40,6 +46,9 @@ impl Server {
             ])
             .arg(data_dir)
             .env("PIPELOG_BOOTSTRAP_KEY", operator_key);
+        if let Some(url) = database {
+            command.args(["--database", url]);
+        }
         Server::start("pipelog", command)
     }
 
@@ -169,9 +178,15 @@ fn status_field(pid: u32, field: &str) -> anyhow::Result<u64> {
 }
 
 /// Creates an unlimited key with every permission for `account` (created if new) in a data
-/// dir no server holds yet, through `pipelog keys create`.
-pub fn create_key(binary: &Path, data_dir: &Path, account: &str) -> anyhow::Result<String> {
-    let output = Command::new(binary)
+/// dir (or database) no server holds yet, through `pipelog keys create`.
+pub fn create_key(
+    binary: &Path,
+    data_dir: &Path,
+    database: Option<&str>,
+    account: &str,
+) -> anyhow::Result<String> {
+    let mut command = Command::new(binary);
+    command
         .args([
             "keys",
             "create",
@@ -181,9 +196,11 @@ pub fn create_key(binary: &Path, data_dir: &Path, account: &str) -> anyhow::Resu
             "0",
         ])
         .args(["--account", account, "--data-dir"])
-        .arg(data_dir)
-        .output()
-        .context("cannot run pipelog keys create")?;
+        .arg(data_dir);
+    if let Some(url) = database {
+        command.args(["--database", url]);
+    }
+    let output = command.output().context("cannot run pipelog keys create")?;
     if !output.status.success() {
         bail!(
             "pipelog keys create failed: {}: {}",

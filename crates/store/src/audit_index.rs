@@ -1,5 +1,6 @@
-//! The audit find index, whatever the backend: the terms an entry is indexed under, and
-//! what a find query lets SQL rule out (`Narrowing`).
+//! The audit find index, whatever the backend: the terms an entry is indexed under, what a
+//! find query lets SQL rule out (`Narrowing`), and how a page fills from the candidates SQL
+//! returns (`FindPage`).
 //!
 //! Each backend keeps the terms in its `audit_terms` table and turns a narrowing into its
 //! own SQL. Every condition here is one the query implies, so narrowing by it never leaves
@@ -9,11 +10,16 @@
 //! SQLite compares text), and never a number with a text or a `Present` with either: a
 //! range of numbers holds no text, and so on.
 
-use pipelog_core::audit::AuditId;
+use std::ops::ControlFlow;
+
+use pipelog_core::audit::{AuditEntry, AuditId};
 use pipelog_core::find_query::{
     Field, FindQuery, Node, Operator, Scalar, detail_values, fold, numeric,
 };
+use pipelog_core::paging::{Page, PageLimit};
 use serde_json::{Map, Value};
+
+use crate::AuditPageRequest;
 
 /// How many bytes of a folded string its term keeps.
 pub(crate) const TERM_BYTES: usize = 256;
@@ -313,6 +319,79 @@ pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// A page of a find, filled from candidates in result order: `FindQuery::matches` decides
+/// each one, the matches that the pages before this one hold are passed over, and one match
+/// past the page says there is more.
+pub(crate) struct FindPage<'q> {
+    /// `None` when SQL selected and paged the candidates itself: each one is kept.
+    query: Option<&'q FindQuery>,
+    size: PageLimit,
+    /// Matches to pass over, and how many were.
+    skip: u64,
+    skipped: u64,
+    items: Vec<AuditEntry>,
+}
+
+impl<'q> FindPage<'q> {
+    /// The page `request` asks for of the entries `query` matches; without a query, the
+    /// candidates are the page already (SQL paged them).
+    pub(crate) fn new(query: Option<&'q FindQuery>, request: AuditPageRequest) -> Self {
+        let size = request.size.get() as usize;
+        let skip = match query {
+            Some(_) => request.page.saturating_mul(size as u64),
+            None => 0,
+        };
+        FindPage {
+            query,
+            size: request.size,
+            skip,
+            skipped: 0,
+            items: Vec::with_capacity(size + 1),
+        }
+    }
+
+    /// How many matches fill the page: those passed over, the page's, and one more.
+    pub(crate) fn wanted(&self) -> usize {
+        usize::try_from(self.skip)
+            .unwrap_or(usize::MAX)
+            .saturating_add(self.size.get() as usize + 1)
+    }
+
+    /// Takes the next candidate; `Break` once the page (and one more) is full, when no
+    /// further candidate is needed.
+    pub(crate) fn offer(&mut self, entry: AuditEntry) -> ControlFlow<()> {
+        if let Some(query) = self.query {
+            if !query.matches(&entry) {
+                return ControlFlow::Continue(());
+            }
+            if self.skipped < self.skip {
+                self.skipped += 1;
+                return ControlFlow::Continue(());
+            }
+        }
+        self.items.push(entry);
+        if self.items.len() > self.size.get() as usize {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    pub(crate) fn finish(self) -> Page<AuditEntry> {
+        Page::from_overfetch(self.items, self.size)
+    }
+}
+
+/// The `LIMIT` and `OFFSET` of a page that SQL selects and pages by itself (a find without
+/// a query): one entry past the page, after the entries of the pages before it.
+pub(crate) fn sql_page(request: AuditPageRequest) -> (i64, i64) {
+    let size = i64::from(request.size.get());
+    let skip = i64::try_from(request.page)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(size);
+    (size + 1, skip)
 }
 
 #[cfg(test)]

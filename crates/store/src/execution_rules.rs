@@ -142,3 +142,48 @@ pub(crate) fn stored_run(execution: &Execution, seqs: Range<u64>) -> Range<u64> 
 pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
+
+/// The cases both backends' binary searches over seq (the first seq from which on every
+/// line was created at or after an instant) are checked with, against a scan.
+#[cfg(test)]
+pub(crate) mod seq_search_cases {
+    /// Lines as `(seq, created_at)`: seqs 3 to 6 are gone, and some lines share a
+    /// millisecond.
+    pub(crate) const LINES: [(u64, i64); 8] = [
+        (0, 10),
+        (1, 10),
+        (2, 12),
+        (7, 12),
+        (8, 15),
+        (9, 20),
+        (10, 20),
+        (11, 21),
+    ];
+
+    /// The instants searched for, from before the first line to after the last.
+    pub(crate) const INSTANTS: std::ops::RangeInclusive<i64> = 8..=23;
+
+    /// The seq ranges `[low, high)` searched in.
+    pub(crate) const RANGES: [(u64, u64); 5] = [(0, 12), (0, 9), (2, 11), (5, 8), (12, 12)];
+
+    /// Checks `found`, what the search of `[low, high)` for `instant` answered, against a
+    /// scan of `LINES`.
+    pub(crate) fn check(low: u64, high: u64, instant: i64, found: u64) {
+        let expected = LINES
+            .iter()
+            .find(|(seq, created_at)| (low..high).contains(seq) && *created_at >= instant)
+            .map_or(high, |(seq, _)| *seq);
+        // Any seq in a gap before the expected line selects the same lines.
+        let selected = |start: u64| {
+            LINES
+                .iter()
+                .filter(|(seq, _)| (start..high).contains(seq))
+                .count()
+        };
+        assert_eq!(
+            selected(found),
+            selected(expected),
+            "instant {instant}, range [{low}, {high}): found {found}, expected {expected}"
+        );
+    }
+}

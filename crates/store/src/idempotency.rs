@@ -18,9 +18,11 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use pipelog_core::idempotency::{IdempotencyKey, RequestFingerprint};
+use pipelog_core::idempotency::{IDEMPOTENCY_WINDOW_MS, IdempotencyKey, RequestFingerprint};
 use pipelog_core::ids::{AccountId, KeyId};
 use pipelog_core::time::UtcTime;
+
+use crate::StoreError;
 
 tokio::task_local! {
     static SCOPE: Arc<IdempotencyScope>;
@@ -109,6 +111,25 @@ impl IdempotencyScope {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
     }
+
+    /// Whether the claim on the key, held by `holder`, is this attempt's; a live claim of
+    /// another attempt fails the write.
+    pub(crate) fn check_claim(&self, holder: [u8; 16]) -> Result<(), StoreError> {
+        if holder == self.attempt {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "another request with Idempotency-Key `{}` was applied or is being applied; retry it to get that request's answer",
+                self.key
+            )))
+        }
+    }
+}
+
+/// Where the idempotency window as of `now` begins, in Unix milliseconds: a claim made
+/// before it has expired (and may be taken over).
+pub(crate) fn window_start(now: UtcTime) -> i64 {
+    now.unix_millis().saturating_sub(IDEMPOTENCY_WINDOW_MS)
 }
 
 /// Says that the request's answer is `render` of what its next write returning a `T`

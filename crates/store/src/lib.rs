@@ -8,6 +8,7 @@
 
 mod error;
 mod followers;
+mod group_commit;
 mod execution_rules;
 mod audit_index;
 mod audit_chain;
@@ -17,6 +18,7 @@ pub mod sqlite;
 pub mod postgres;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use pipelog_core::api_key::{ApiKey, KeyHash, NewApiKey};
@@ -45,6 +47,17 @@ pub enum KeyScope {
     /// The operator's view: every account.
     AllAccounts,
     Account(AccountId),
+}
+
+impl KeyScope {
+    /// The account id a scoped query binds: `None` (NULL) lets the operator's view see
+    /// every account.
+    pub(crate) fn account_id(self) -> Option<i64> {
+        match self {
+            KeyScope::AllAccounts => None,
+            KeyScope::Account(account) => Some(account.get()),
+        }
+    }
 }
 
 /// Which execution a batch of log lines goes to.
@@ -254,6 +267,37 @@ pub struct Written {
     pub log_lines: u64,
     pub audit_entries: u64,
     pub operating_items: u64,
+}
+
+/// What clients wrote through this store (this node, for a shared database) since it
+/// opened, counted after each commit.
+#[derive(Debug, Default)]
+pub(crate) struct WrittenCounters {
+    log_lines: AtomicU64,
+    audit_entries: AtomicU64,
+    operating_items: AtomicU64,
+}
+
+impl WrittenCounters {
+    pub(crate) fn add_log_lines(&self, count: u64) {
+        self.log_lines.fetch_add(count, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_audit_entry(&self) {
+        self.audit_entries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_operating_items(&self, count: u64) {
+        self.operating_items.fetch_add(count, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Written {
+        Written {
+            log_lines: self.log_lines.load(Ordering::Relaxed),
+            audit_entries: self.audit_entries.load(Ordering::Relaxed),
+            operating_items: self.operating_items.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// A histogram of whole numbers with fixed upper bounds, as Prometheus shows one.

@@ -8,13 +8,24 @@
 
 use pipelog_core::ids::{Label, OperatingItemId, SourceId};
 use pipelog_core::operating::{
-    ActivityType, CustomField, DetailLine, ItemText, ItemTiming, OperationType, StatusSeverity,
+    ActivityType, CustomField, DetailLine, ItemText, ItemTiming, OperationScope, OperationType,
+    StatusSeverity,
 };
 use pipelog_core::time::UtcTime;
 use serde_json::Value;
 
 pub(crate) fn operation_type_code(kind: OperationType) -> u8 {
     position(OperationType::ALL, kind)
+}
+
+/// The codes of the operation types `scope` selects, as the list of an SQL `IN (...)`.
+pub(crate) fn operation_type_codes(scope: OperationScope) -> String {
+    let codes: Vec<String> = scope
+        .operation_types()
+        .iter()
+        .map(|kind| operation_type_code(*kind).to_string())
+        .collect();
+    codes.join(", ")
 }
 
 pub(crate) fn activity_code(activity: ActivityType) -> u8 {

@@ -21,10 +21,7 @@ mod idempotency;
 mod rate_limits;
 pub mod scratch;
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,12 +45,13 @@ use pipelog_core::time::UtcTime;
 use tokio::sync::watch;
 
 use crate::followers::Followers;
+use crate::group_commit::{log_batches_group, log_target_group, operating_items_group};
 use crate::idempotency::{IdempotencyRecord, IdempotencyScope, RecordedAnswer};
 use crate::{
     Appended, AuditPageRequest, ChainAnchor, ChainHead, ChainVerification, DeletedLogs,
     ExecutionFilter, KeyScope, LogPage, LogRun, LogTarget, NewExport, OperatingPage,
     OperatingQuery, OperationWindow, RateDecision, RecordedAudit, ReportedRun, Store, StoreError,
-    StoreStats, TrackedRun, Written,
+    StoreStats, TrackedRun, WrittenCounters,
 };
 pub use schema::SCHEMA_VERSION;
 use writer::Writer;
@@ -133,24 +131,6 @@ fn execution_notice(id: ExecutionId) -> String {
 
 /// A notice that an execution was queued.
 const QUEUED_NOTICE: &str = "queued";
-
-/// What clients wrote through this node since the store opened, counted after each commit.
-#[derive(Debug, Default)]
-struct WrittenCounters {
-    log_lines: AtomicU64,
-    audit_entries: AtomicU64,
-    operating_items: AtomicU64,
-}
-
-impl WrittenCounters {
-    fn snapshot(&self) -> Written {
-        Written {
-            log_lines: self.log_lines.load(Ordering::Relaxed),
-            audit_entries: self.audit_entries.load(Ordering::Relaxed),
-            operating_items: self.operating_items.load(Ordering::Relaxed),
-        }
-    }
-}
 
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host/database`), brings
@@ -253,18 +233,6 @@ impl Drop for ReadGuard {
             drop(deadpool_postgres::Object::take(connection));
         }
     }
-}
-
-/// Writes to the same execution share a group, which keeps them together (in arrival order)
-/// inside a group commit.
-fn log_target_group(account: AccountId, target: &LogTarget) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    account.hash(&mut hasher);
-    match target {
-        LogTarget::Execution(id) => id.hash(&mut hasher),
-        LogTarget::Cid { cid, .. } => cid.hash(&mut hasher),
-    }
-    hasher.finish()
 }
 
 #[async_trait]
@@ -483,9 +451,7 @@ impl Store for PostgresStore {
             })
             .await?;
         self.announce(appended.execution_id);
-        self.written
-            .log_lines
-            .fetch_add(appended.count, Ordering::Relaxed);
+        self.written.add_log_lines(appended.count);
         Ok(appended)
     }
 
@@ -495,10 +461,7 @@ impl Store for PostgresStore {
         batches: Vec<(LogTarget, Vec<LogLine>)>,
     ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
         let weight = batches.iter().map(|(_, lines)| lines.len()).sum();
-        // Keyed by the first batch's execution: a request usually writes to one or two.
-        let group = batches
-            .first()
-            .map_or(0, |(target, _)| log_target_group(account, target));
+        let group = log_batches_group(account, &batches);
         let notices = Arc::clone(&self.notices);
         let outcomes = self
             .writer
@@ -514,9 +477,7 @@ impl Store for PostgresStore {
             .await?;
         for appended in outcomes.iter().flatten() {
             self.announce(appended.execution_id);
-            self.written
-                .log_lines
-                .fetch_add(appended.count, Ordering::Relaxed);
+            self.written.add_log_lines(appended.count);
         }
         Ok(outcomes)
     }
@@ -738,7 +699,7 @@ impl Store for PostgresStore {
             })
             .await?;
         if recorded.created {
-            self.written.audit_entries.fetch_add(1, Ordering::Relaxed);
+            self.written.add_audit_entry();
         }
         Ok(recorded)
     }
@@ -778,21 +739,14 @@ impl Store for PostgresStore {
         items: Vec<NewOperatingItem>,
     ) -> Result<Vec<OperatingItem>, StoreError> {
         let weight = items.len();
-        // Items of one account share a group: their index pages are written once per commit.
-        let group = {
-            let mut hasher = DefaultHasher::new();
-            ("operating", account).hash(&mut hasher);
-            hasher.finish()
-        };
+        let group = operating_items_group(account);
         let recorded = self
             .writer
             .grouped(group, weight, move |db, now| {
                 Box::pin(async move { operating::record(db, account, &items, now).await })
             })
             .await?;
-        self.written
-            .operating_items
-            .fetch_add(recorded.len() as u64, Ordering::Relaxed);
+        self.written.add_operating_items(recorded.len() as u64);
         Ok(recorded)
     }
 
@@ -898,16 +852,7 @@ impl Store for PostgresStore {
             })
             .await?;
         let writer = self.writer.snapshot();
-        Ok(StoreStats {
-            write_queue_depth: writer.queue_depth,
-            write_queue_capacity: writer.queue_capacity,
-            commit_writes: writer.group_writes,
-            committed_rows: writer.rows,
-            failed_commits: writer.failed,
-            written: self.written.snapshot(),
-            size_bytes,
-            exports,
-        })
+        Ok(writer.into_store_stats(self.written.snapshot(), size_bytes, exports))
     }
 
     async fn close(&self) -> Result<(), StoreError> {

@@ -17,12 +17,9 @@ mod exports;
 mod operating;
 mod idempotency;
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -45,12 +42,13 @@ use rusqlite::config::DbConfig;
 use tokio::sync::watch;
 
 use crate::followers::Followers;
+use crate::group_commit::{log_batches_group, log_target_group, operating_items_group};
 use crate::idempotency::{IdempotencyRecord, IdempotencyScope, RecordedAnswer};
 use crate::{
     Appended, AuditPageRequest, ChainAnchor, ChainHead, ChainVerification, DeletedLogs,
     ExecutionFilter, KeyScope, LogPage, LogRun, LogTarget, NewExport, OperatingPage,
     OperatingQuery, OperationWindow, RecordedAudit, ReportedRun, Store, StoreError, StoreStats,
-    TrackedRun, Written,
+    TrackedRun, WrittenCounters,
 };
 use readers::Readers;
 use writer::Writer;
@@ -103,24 +101,6 @@ pub struct SqliteStore {
     writer: Writer,
     readers: Readers,
     written: WrittenCounters,
-}
-
-/// What clients wrote since the store opened, counted after each commit.
-#[derive(Debug, Default)]
-struct WrittenCounters {
-    log_lines: AtomicU64,
-    audit_entries: AtomicU64,
-    operating_items: AtomicU64,
-}
-
-impl WrittenCounters {
-    fn snapshot(&self) -> Written {
-        Written {
-            log_lines: self.log_lines.load(Ordering::Relaxed),
-            audit_entries: self.audit_entries.load(Ordering::Relaxed),
-            operating_items: self.operating_items.load(Ordering::Relaxed),
-        }
-    }
 }
 
 impl SqliteStore {
@@ -225,18 +205,6 @@ fn open_connection(
         connection.pragma_update(None, "query_only", "ON")?;
     }
     Ok(connection)
-}
-
-/// Writes to the same execution share a group, which keeps them together (in arrival order)
-/// inside a group commit: their index pages are then written once per commit.
-fn log_target_group(account: AccountId, target: &LogTarget) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    account.hash(&mut hasher);
-    match target {
-        LogTarget::Execution(id) => id.hash(&mut hasher),
-        LogTarget::Cid { cid, .. } => cid.hash(&mut hasher),
-    }
-    hasher.finish()
 }
 
 #[async_trait]
@@ -409,9 +377,7 @@ impl Store for SqliteStore {
             })
             .await?;
         self.announce(appended.execution_id);
-        self.written
-            .log_lines
-            .fetch_add(appended.count, Ordering::Relaxed);
+        self.written.add_log_lines(appended.count);
         Ok(appended)
     }
 
@@ -421,10 +387,7 @@ impl Store for SqliteStore {
         batches: Vec<(LogTarget, Vec<LogLine>)>,
     ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
         let weight = batches.iter().map(|(_, lines)| lines.len()).sum();
-        // Keyed by the first batch's execution: a request usually writes to one or two.
-        let group = batches
-            .first()
-            .map_or(0, |(target, _)| log_target_group(account, target));
+        let group = log_batches_group(account, &batches);
         let outcomes = self
             .writer
             .grouped(group, weight, move |connection, now| {
@@ -433,9 +396,7 @@ impl Store for SqliteStore {
             .await?;
         for appended in outcomes.iter().flatten() {
             self.announce(appended.execution_id);
-            self.written
-                .log_lines
-                .fetch_add(appended.count, Ordering::Relaxed);
+            self.written.add_log_lines(appended.count);
         }
         Ok(outcomes)
     }
@@ -640,7 +601,7 @@ impl Store for SqliteStore {
             .barrier(move |connection, now| audit::record(connection, account, &entry, now))
             .await?;
         if recorded.created {
-            self.written.audit_entries.fetch_add(1, Ordering::Relaxed);
+            self.written.add_audit_entry();
         }
         Ok(recorded)
     }
@@ -681,21 +642,14 @@ impl Store for SqliteStore {
         items: Vec<NewOperatingItem>,
     ) -> Result<Vec<OperatingItem>, StoreError> {
         let weight = items.len();
-        // Items of one account share a group: their index pages are written once per commit.
-        let group = {
-            let mut hasher = DefaultHasher::new();
-            ("operating", account).hash(&mut hasher);
-            hasher.finish()
-        };
+        let group = operating_items_group(account);
         let recorded = self
             .writer
             .grouped(group, weight, move |connection, now| {
                 operating::record(connection, account, &items, now)
             })
             .await?;
-        self.written
-            .operating_items
-            .fetch_add(recorded.len() as u64, Ordering::Relaxed);
+        self.written.add_operating_items(recorded.len() as u64);
         Ok(recorded)
     }
 
@@ -792,16 +746,7 @@ impl Store for SqliteStore {
         .await
         .map_err(|error| StoreError::Backend(format!("cannot measure the store: {error}")))?;
         let writer = self.writer.snapshot();
-        Ok(StoreStats {
-            write_queue_depth: writer.queue_depth,
-            write_queue_capacity: writer.queue_capacity,
-            commit_writes: writer.group_writes,
-            committed_rows: writer.rows,
-            failed_commits: writer.failed,
-            written: self.written.snapshot(),
-            size_bytes,
-            exports,
-        })
+        Ok(writer.into_store_stats(self.written.snapshot(), size_bytes, exports))
     }
 
     async fn close(&self) -> Result<(), StoreError> {

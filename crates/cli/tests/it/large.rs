@@ -51,15 +51,7 @@ async fn a_million_lines_page_at_any_depth_and_export_in_flat_memory() {
         let body: String = (first..first + BATCH)
             .map(|n| format!("{}\n", json!({"message": message(n)})))
             .collect();
-        let response = client
-            .post(server.url(&format!("/v1/executions/{id}/logs")))
-            .header("X-Api-Key", CHOSEN_KEY)
-            .header("content-type", "application/x-ndjson")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
+        server.append_ndjson(&client, &id, body).await;
     }
     eprintln!("loaded {LINES} lines in {:.1?}", loading.elapsed());
 
@@ -95,17 +87,7 @@ async fn a_million_lines_page_at_any_depth_and_export_in_flat_memory() {
     let mut peak = before;
     let link = loop {
         peak = peak.max(rss_bytes(pid));
-        let status: Value = client
-            .post(server.url(&format!("/monitoring/executions/{id}/logs/status")))
-            .header("X-Api-Key", CHOSEN_KEY)
-            .header("content-type", "text/plain")
-            .body(token.clone())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status = server.export_status(&client, &id, &token).await;
         if status["status"] == "READY" {
             break status["presignedURL"].as_str().unwrap().to_owned();
         }

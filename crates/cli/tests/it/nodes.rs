@@ -170,15 +170,7 @@ async fn load_lines(node: &Server, client: &reqwest::Client, count: usize) -> St
                 )
             })
             .collect();
-        let response = client
-            .post(node.url(&format!("/v1/executions/{id}/logs")))
-            .header("X-Api-Key", CHOSEN_KEY)
-            .header("content-type", "application/x-ndjson")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
+        node.append_ndjson(client, &id, body).await;
     }
     id
 }
@@ -238,17 +230,7 @@ async fn wait_ready(
 ) -> String {
     let deadline = Instant::now() + within;
     loop {
-        let status: Value = client
-            .post(node.url(&format!("/monitoring/executions/{id}/logs/status")))
-            .header("X-Api-Key", CHOSEN_KEY)
-            .header("content-type", "text/plain")
-            .body(token.to_owned())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status = node.export_status(client, id, token).await;
         if status["status"] == "READY" {
             return status["presignedURL"].as_str().unwrap().to_owned();
         }

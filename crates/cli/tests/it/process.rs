@@ -147,6 +147,40 @@ impl Server {
         response.json().await.unwrap()
     }
 
+    /// Appends lines to an execution with the native bulk append (`body`: NDJSON), which
+    /// must answer 201.
+    pub async fn append_ndjson(&self, client: &reqwest::Client, execution: &str, body: String) {
+        let response = client
+            .post(self.url(&format!("/v1/executions/{execution}/logs")))
+            .header("X-Api-Key", CHOSEN_KEY)
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    }
+
+    /// An export's status, as Talend's status route answers it for its token.
+    pub async fn export_status(
+        &self,
+        client: &reqwest::Client,
+        execution: &str,
+        token: &str,
+    ) -> serde_json::Value {
+        client
+            .post(self.url(&format!("/monitoring/executions/{execution}/logs/status")))
+            .header("X-Api-Key", CHOSEN_KEY)
+            .header("content-type", "text/plain")
+            .body(token.to_owned())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Every message of an execution in `seq` order, read page by page, checking that
     /// `seq` runs from 0 without a gap.
     pub async fn messages(&self, client: &reqwest::Client, execution: &str) -> Vec<String> {

@@ -52,11 +52,6 @@ fn key_from_row(row: &Row) -> Result<ApiKey, StoreError> {
     })
 }
 
-/// The account id a scoped query binds: NULL lets the operator's view see every account.
-fn scope_account(scope: KeyScope) -> Option<i64> {
-    scope.account().map(AccountId::get)
-}
-
 /// Serialises bootstrapping across nodes, until the write's transaction ends: a node that
 /// waited here then sees the operator key the first one created.
 pub(super) async fn lock_bootstrap(db: &Db) -> Result<(), StoreError> {
@@ -186,7 +181,7 @@ async fn key_by_id(db: &Db, scope: KeyScope, id: KeyId) -> Result<ApiKey, StoreE
         ))
         .await?;
     match db
-        .query_opt(&statement, &[&uuid(id.as_bytes()), &scope_account(scope)])
+        .query_opt(&statement, &[&uuid(id.as_bytes()), &scope.account_id()])
         .await?
     {
         Some(row) => key_from_row(&row),
@@ -211,7 +206,7 @@ pub(super) async fn list_keys(
                 )
                 .await?;
             let row = db
-                .query_opt(&statement, &[&uuid(id.as_bytes()), &scope_account(scope)])
+                .query_opt(&statement, &[&uuid(id.as_bytes()), &scope.account_id()])
                 .await?
                 .ok_or(StoreError::InvalidCursor)?;
             get(&row, 0)?
@@ -227,7 +222,7 @@ pub(super) async fn list_keys(
         .query(
             &statement,
             &[
-                &scope_account(scope),
+                &scope.account_id(),
                 &after_id,
                 &(i64::from(limit.get()) + 1),
             ],
@@ -262,7 +257,7 @@ pub(super) async fn revoke_key(
             &[
                 &now.unix_millis(),
                 &uuid(id.as_bytes()),
-                &scope_account(scope),
+                &scope.account_id(),
             ],
         )
         .await?;

@@ -26,7 +26,8 @@ use super::Db;
 use super::columns::{byte_array, count, decoded, get, parsed, time};
 use crate::audit_chain::{self, ChainWalk};
 use crate::audit_index::{
-    EntryCondition, FoldedMatch, Narrowing, Term, TermCondition, TermMatch, terms_of,
+    EntryCondition, FindPage, FoldedMatch, Narrowing, Term, TermCondition, TermMatch, sql_page,
+    terms_of,
 };
 use crate::{
     AuditPageRequest, ChainAnchor, ChainHead, ChainVerification, RecordedAudit, StoreError,
@@ -408,8 +409,6 @@ pub(super) async fn find(
     let Some(query) = query else {
         return everything(db, account, page).await;
     };
-    let size = page.size.get() as usize;
-    let skip = page.page.saturating_mul(size as u64);
     let narrowing = Narrowing::derive(query);
     let mut statement = BoundSql::default();
     let account_placeholder = statement.bind(account.get());
@@ -446,30 +445,17 @@ pub(super) async fn find(
         )
     };
 
-    let wanted = usize::try_from(skip)
-        .unwrap_or(usize::MAX)
-        .saturating_add(size + 1);
-    let mut rows = Batches::open(db, &statement, wanted).await?;
-    let mut skipped = 0_u64;
-    let mut items = Vec::with_capacity(size + 1);
+    let mut found = FindPage::new(Some(query), page);
+    let mut rows = Batches::open(db, &statement, found.wanted()).await?;
     'pages: while let Some(batch) = rows.next().await? {
         for row in &batch {
-            let entry = entry_from_row(row)?;
-            if !query.matches(&entry) {
-                continue;
-            }
-            if skipped < skip {
-                skipped += 1;
-                continue;
-            }
-            items.push(entry);
-            if items.len() > size {
+            if found.offer(entry_from_row(row)?).is_break() {
                 break 'pages;
             }
         }
     }
     rows.close().await?;
-    Ok(Page::from_overfetch(items, page.size))
+    Ok(found.finish())
 }
 
 /// A page of all the account's entries: SQL pages by itself.
@@ -478,10 +464,7 @@ async fn everything(
     account: AccountId,
     page: AuditPageRequest,
 ) -> Result<Page<AuditEntry>, StoreError> {
-    let size = i64::from(page.size.get());
-    let skip = i64::try_from(page.page)
-        .unwrap_or(i64::MAX)
-        .saturating_mul(size);
+    let (limit, offset) = sql_page(page);
     let select = db
         .prepare_cached(&format!(
             "SELECT {ENTRY_COLUMNS} FROM audit_entries e WHERE e.account_id = $1 \
@@ -489,7 +472,7 @@ async fn everything(
         ))
         .await?;
     let items = db
-        .query(&select, &[&account.get(), &(size + 1), &skip])
+        .query(&select, &[&account.get(), &limit, &offset])
         .await?
         .iter()
         .map(entry_from_row)

@@ -2,14 +2,14 @@
 //! forgotten after the window (see `crate::idempotency`). Nodes claiming the same key at
 //! once queue on its row: the later claim sees the earlier one once that one committed.
 
-use pipelog_core::idempotency::{IDEMPOTENCY_WINDOW_MS, IdempotencyKey, RequestFingerprint};
+use pipelog_core::idempotency::{IdempotencyKey, RequestFingerprint};
 use pipelog_core::ids::{AccountId, KeyId};
 use pipelog_core::time::UtcTime;
 
 use super::Db;
 use super::columns::{byte_array, get, optional_number, time, uuid, uuid_bytes};
 use crate::StoreError;
-use crate::idempotency::{IdempotencyRecord, IdempotencyScope, RecordedAnswer};
+use crate::idempotency::{IdempotencyRecord, IdempotencyScope, RecordedAnswer, window_start};
 
 /// Claims the scope's key for its attempt, inside the savepoint of a write. A claim older
 /// than the window is taken over; a live claim of another attempt fails the write.
@@ -24,7 +24,7 @@ pub(super) async fn claim(
     scope: &IdempotencyScope,
     now: UtcTime,
 ) -> Result<(), StoreError> {
-    let expired_before = now.unix_millis().saturating_sub(IDEMPOTENCY_WINDOW_MS);
+    let expired_before = window_start(now);
     let account = scope.account.get();
     let api_key = uuid(scope.api_key.as_bytes());
     let idempotency_key = scope.key.as_str();
@@ -72,7 +72,7 @@ pub(super) async fn record(
     key: &IdempotencyKey,
     now: UtcTime,
 ) -> Result<Option<IdempotencyRecord>, StoreError> {
-    let expired_before = now.unix_millis().saturating_sub(IDEMPOTENCY_WINDOW_MS);
+    let expired_before = window_start(now);
     let statement = db
         .prepare_cached(
             "SELECT fingerprint, claimed_at, status, content_type, location, error, body \

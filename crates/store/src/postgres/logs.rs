@@ -805,6 +805,7 @@ pub(super) mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::execution_rules::seq_search_cases::{INSTANTS, LINES, RANGES, check};
     use crate::postgres::scratch::ScratchDatabase;
     use crate::postgres::{PostgresOptions, PostgresStore};
     use crate::{ExecutionFilter, Store};
@@ -988,50 +989,22 @@ pub(super) mod tests {
             return;
         };
         let db = nodes.stores[0].pool.get().await.unwrap();
-        // Seqs 3..6 were purged; several lines share a millisecond.
-        let times: [(i64, i64); 8] = [
-            (0, 10),
-            (1, 10),
-            (2, 12),
-            (7, 12),
-            (8, 15),
-            (9, 20),
-            (10, 20),
-            (11, 21),
-        ];
-        for (seq, created_at) in times {
+        for (seq, created_at) in LINES {
             db.execute(
                 "INSERT INTO execution_logs (account_id, execution_id, seq, created_at, \
                      severity, message_type, message) VALUES (1, 1, $1, $2, 1, 0, 'x')",
-                &[&seq, &created_at],
+                &[&(seq as i64), &created_at],
             )
             .await
             .unwrap();
         }
         let account = AccountId::new(1);
-        for instant in 8..=23 {
-            for (low, high) in [(0, 12), (0, 9), (2, 11), (5, 8), (12, 12)] {
+        for instant in INSTANTS {
+            for (low, high) in RANGES {
                 let found = first_seq_at_or_after(&db, account, 1, low..high, instant)
                     .await
                     .unwrap();
-                // Any seq in a gap before the expected line selects the same lines.
-                let selected = |start: u64| {
-                    times
-                        .iter()
-                        .filter(|(seq, _)| (start..high).contains(&(*seq as u64)))
-                        .count()
-                };
-                let expected = times
-                    .iter()
-                    .find(|(seq, created_at)| {
-                        (low..high).contains(&(*seq as u64)) && *created_at >= instant
-                    })
-                    .map_or(high, |(seq, _)| *seq as u64);
-                assert_eq!(
-                    selected(found),
-                    selected(expected),
-                    "instant {instant}, range [{low}, {high}): found {found}, expected {expected}"
-                );
+                check(low, high, instant, found);
             }
         }
         drop(db);

@@ -28,7 +28,8 @@ use super::columns::{
 };
 use crate::operating_codes::{
     MAX_TIMINGS_BYTES, activity_code, custom_fields_from_json, custom_fields_json, decode_timings,
-    details_from_json, details_json, encode_timing, from_code, operation_type_code, severity_code,
+    details_from_json, details_json, encode_timing, from_code, operation_type_code,
+    operation_type_codes, severity_code,
 };
 use crate::{OperatingPage, OperatingQuery, OperationWindow, StoreError};
 
@@ -523,12 +524,8 @@ fn conditions(account: AccountId, query: &OperatingQuery) -> Conditions {
         );
     }
     if let Some(scope) = query.scope {
-        let codes: Vec<String> = scope
-            .operation_types()
-            .iter()
-            .map(|kind| operation_type_code(*kind).to_string())
-            .collect();
-        conditions.push(format!("i.operation_type IN ({})", codes.join(", ")));
+        let codes = operation_type_codes(scope);
+        conditions.push(format!("i.operation_type IN ({codes})"));
     }
     if let Some(source) = query.source_id {
         let publisher_view = query.scope.is_some_and(OperationScope::is_publisher_side);

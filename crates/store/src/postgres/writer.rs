@@ -10,19 +10,21 @@
 //! the row locks the writes take, held until their group commits.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use deadpool_postgres::{Object, Pool};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use pipelog_core::time::UtcTime;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{Db, Notices, idempotency};
+use crate::StoreError;
+use crate::group_commit::{
+    self, Abandon, AppliedWrite, GroupLimits, Operation, WriterSnapshot, WriterStats,
+};
 use crate::idempotency::IdempotencyScope;
-use crate::{CountHistogram, StoreError};
 
 /// At most this many writes go into one group commit (each in a savepoint, a
 /// subtransaction)... PostgreSQL keeps up to 64 subtransaction ids per backend in shared
@@ -32,9 +34,6 @@ use crate::{CountHistogram, StoreError};
 const MAX_GROUP_WRITES: usize = 60;
 /// ...and, past the first write, at most about this many rows.
 const MAX_GROUP_ROWS: usize = 20_000;
-
-/// Upper bounds of the buckets of writes per group commit.
-const GROUP_SIZE_BOUNDS: [u64; 11] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 /// What a write runs: on the writer's connection, inside the write's savepoint.
 pub(super) type WriteFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
@@ -47,52 +46,11 @@ pub(super) struct Writer {
     stats: Arc<WriterStats>,
 }
 
-/// What the writer counts as it commits.
-#[derive(Debug, Default)]
-struct WriterStats {
-    /// Successful group commits by their number of writes: one counter per bound of
-    /// `GROUP_SIZE_BOUNDS` (not cumulative), then one for larger groups.
-    groups: [AtomicU64; GROUP_SIZE_BOUNDS.len() + 1],
-    writes: AtomicU64,
-    rows: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl WriterStats {
-    fn committed(&self, writes: usize, rows: usize) {
-        let bucket = GROUP_SIZE_BOUNDS.partition_point(|&bound| bound < writes as u64);
-        self.groups[bucket].fetch_add(1, Ordering::Relaxed);
-        self.writes.fetch_add(writes as u64, Ordering::Relaxed);
-        self.rows.fetch_add(rows as u64, Ordering::Relaxed);
-    }
-}
-
-/// The writer's figures at one moment.
-#[derive(Debug)]
-pub(super) struct WriterSnapshot {
-    pub queue_depth: usize,
-    pub queue_capacity: usize,
-    pub group_writes: CountHistogram,
-    pub rows: u64,
-    pub failed: u64,
-}
-
-enum Message {
-    Write(QueuedWrite),
-    Close,
-}
-
-struct QueuedWrite {
-    /// Writes with a group may be reordered among their neighbours to keep each group
-    /// together; writes without one are barriers that nothing moves across.
-    group: Option<u64>,
-    /// Rows the write adds, for sizing groups.
-    weight: usize,
-    write: Box<dyn PendingWrite>,
-}
+type Message = group_commit::Message<dyn PendingWrite>;
+type QueuedWrite = group_commit::QueuedWrite<dyn PendingWrite>;
 
 /// A write waiting to run.
-trait PendingWrite: Send {
+trait PendingWrite: Abandon {
     /// Runs the write inside the current savepoint. On failure the caller is answered at
     /// once (nothing of the write will be committed) and `None` comes back.
     fn apply<'a>(
@@ -100,18 +58,6 @@ trait PendingWrite: Send {
         db: &'a Db,
         now: UtcTime,
     ) -> BoxFuture<'a, Option<Box<dyn AppliedWrite>>>;
-    /// Answers the caller without running the write.
-    fn abandon(self: Box<Self>, error: StoreError);
-}
-
-/// A write that ran and waits for its group's commit.
-trait AppliedWrite: Send {
-    fn settle(self: Box<Self>, commit: Result<(), StoreError>);
-}
-
-struct Operation<T, F> {
-    op: F,
-    reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
 impl<T, F> PendingWrite for Operation<T, F>
@@ -128,37 +74,9 @@ where
         Box::pin(async move {
             let outcome = AssertUnwindSafe(async move { op(db, now).await })
                 .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    Err(StoreError::Backend(
-                        "a write panicked and was rolled back".into(),
-                    ))
-                });
-            match outcome {
-                Ok(value) => Some(Box::new(Applied { value, reply }) as Box<dyn AppliedWrite>),
-                Err(error) => {
-                    let _ = reply.send(Err(error));
-                    None
-                }
-            }
+                .await;
+            group_commit::hold_for_commit(outcome, reply)
         })
-    }
-
-    fn abandon(self: Box<Self>, error: StoreError) {
-        let _ = self.reply.send(Err(error));
-    }
-}
-
-struct Applied<T> {
-    value: T,
-    reply: oneshot::Sender<Result<T, StoreError>>,
-}
-
-impl<T: Send> AppliedWrite for Applied<T> {
-    fn settle(self: Box<Self>, commit: Result<(), StoreError>) {
-        // The caller may have gone away (a dropped request); the write stands either way.
-        let Applied { value, reply } = *self;
-        let _ = reply.send(commit.map(|()| value));
     }
 }
 
@@ -179,24 +97,7 @@ impl Writer {
 
     /// The queue now, and what was committed so far.
     pub(super) fn snapshot(&self) -> WriterSnapshot {
-        let mut buckets = Vec::with_capacity(GROUP_SIZE_BOUNDS.len());
-        let mut below = 0;
-        for (bound, groups) in GROUP_SIZE_BOUNDS.iter().zip(&self.stats.groups) {
-            below += groups.load(Ordering::Relaxed);
-            buckets.push((*bound, below));
-        }
-        let count = below + self.stats.groups[GROUP_SIZE_BOUNDS.len()].load(Ordering::Relaxed);
-        WriterSnapshot {
-            queue_depth: self.queue.max_capacity() - self.queue.capacity(),
-            queue_capacity: self.queue.max_capacity(),
-            group_writes: CountHistogram {
-                buckets,
-                count,
-                sum: self.stats.writes.load(Ordering::Relaxed),
-            },
-            rows: self.stats.rows.load(Ordering::Relaxed),
-            failed: self.stats.failed.load(Ordering::Relaxed),
-        }
+        self.stats.snapshot(&self.queue)
     }
 
     /// Runs `op` in order with every other write of this node, and answers after it
@@ -249,26 +150,10 @@ impl Writer {
                 Ok((value, answer.is_some()))
             })
         });
-        let (reply, answer) = oneshot::channel();
-        let write = QueuedWrite {
-            group,
-            weight,
-            write: Box::new(Operation { op, reply }),
-        };
-        self.queue
-            .try_send(Message::Write(write))
-            .map_err(|error| match error {
-                mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
-                mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
-            })?;
-        let outcome = answer.await.unwrap_or(Err(StoreError::Closed));
-        if let (Some(scope), Ok((_, answered))) = (&scope, &outcome) {
-            scope.mark_written();
-            if *answered {
-                scope.mark_answered();
-            }
-        }
-        outcome.map(|(value, _)| value)
+        group_commit::submit(&self.queue, group, weight, scope.as_deref(), |reply| {
+            Box::new(Operation { op, reply })
+        })
+        .await
     }
 
     /// Commits everything queued before this call, then stops the task. Writes queued
@@ -297,31 +182,19 @@ async fn run(
     mut inbox: mpsc::Receiver<Message>,
     stats: Arc<WriterStats>,
 ) {
+    let limits = GroupLimits {
+        writes: MAX_GROUP_WRITES,
+        rows: MAX_GROUP_ROWS,
+    };
     let mut connection: Option<Object> = None;
     let mut closing = false;
     while !closing {
         let Some(first) = inbox.recv().await else {
             break;
         };
-        let mut writes = Vec::new();
-        let mut rows = 0;
-        match first {
-            Message::Write(write) => {
-                rows += write.weight;
-                writes.push(write);
-            }
-            Message::Close => closing = true,
-        }
-        while !closing && writes.len() < MAX_GROUP_WRITES && rows < MAX_GROUP_ROWS {
-            match inbox.try_recv() {
-                Ok(Message::Write(write)) => {
-                    rows += write.weight;
-                    writes.push(write);
-                }
-                Ok(Message::Close) => closing = true,
-                Err(_) => break,
-            }
-        }
+        let group = group_commit::gather(first, &mut inbox, limits);
+        closing = group.closing;
+        let writes = group.writes;
         if writes.is_empty() {
             continue;
         }
@@ -336,10 +209,7 @@ async fn run(
                     let error =
                         StoreError::Backend(format!("the writer cannot reach PostgreSQL: {error}"));
                     tracing::error!(%error, writes = writes.len(), "cannot begin a group commit");
-                    stats.failed.fetch_add(1, Ordering::Relaxed);
-                    for queued in writes {
-                        queued.write.abandon(error.clone());
-                    }
+                    group_commit::abandon_group(writes, &error, &stats);
                     continue;
                 }
             }
@@ -351,29 +221,18 @@ async fn run(
     tracing::debug!("writer stopped");
 }
 
-/// Keeps each group's writes together, in arrival order, without moving anything across a
-/// barrier.
-fn order_writes(writes: &mut [QueuedWrite]) {
-    for run in writes.split_mut(|write| write.group.is_none()) {
-        run.sort_by_key(|write| write.group);
-    }
-}
-
 async fn commit_group(
     db: &Db,
     notices: &Notices,
     mut writes: Vec<QueuedWrite>,
     stats: &WriterStats,
 ) {
-    order_writes(&mut writes);
+    group_commit::order_writes(&mut writes);
     let now = UtcTime::now();
     if let Err(error) = db.batch_execute("BEGIN").await {
         let error = StoreError::from(error);
         tracing::error!(%error, writes = writes.len(), "cannot begin a group commit");
-        stats.failed.fetch_add(1, Ordering::Relaxed);
-        for queued in writes {
-            queued.write.abandon(error.clone());
-        }
+        group_commit::abandon_group(writes, &error, stats);
         return;
     }
     notices.clear();
@@ -418,27 +277,14 @@ async fn commit_group(
         }
     };
     match &outcome {
-        Ok(()) => {
-            tracing::trace!(
-                writes = applied.len(),
-                rows = applied_rows,
-                "group committed"
-            );
-            stats.committed(applied.len(), applied_rows);
-        }
-        Err(error) => {
-            tracing::error!(%error, writes = applied.len(), "group commit failed");
-            stats.failed.fetch_add(1, Ordering::Relaxed);
-        }
+        Ok(()) => tracing::trace!(
+            writes = applied.len(),
+            rows = applied_rows,
+            "group committed"
+        ),
+        Err(error) => tracing::error!(%error, writes = applied.len(), "group commit failed"),
     }
-    for queued in writes {
-        queued.write.abandon(StoreError::Backend(
-            "the group commit failed; the write was not run".into(),
-        ));
-    }
-    for done in applied {
-        done.settle(outcome.clone());
-    }
+    group_commit::settle_group(outcome, applied, applied_rows, writes, stats);
 }
 
 /// Sends the group's notices (delivered to every node's listener only if the commit

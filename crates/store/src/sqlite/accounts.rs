@@ -47,22 +47,6 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
     })
 }
 
-// `KeyScope` is declared in lib.rs; this method lives beside the queries that need it, and
-// both backends use it.
-impl KeyScope {
-    /// The one account the scope is limited to; `None` for the operator's view of all.
-    pub(crate) fn account(self) -> Option<AccountId> {
-        match self {
-            KeyScope::AllAccounts => None,
-            KeyScope::Account(account) => Some(account),
-        }
-    }
-}
-
-fn scope_account(scope: KeyScope) -> Option<i64> {
-    scope.account().map(AccountId::get)
-}
-
 /// Whether the store ever had an operator key (revoked ones count).
 pub(super) fn any_operator_key(connection: &Connection) -> Result<bool, StoreError> {
     Ok(connection.query_row(
@@ -169,7 +153,7 @@ fn key_by_id(connection: &Connection, scope: KeyScope, id: KeyId) -> Result<ApiK
         .prepare_cached(&format!(
             "{KEY_SELECT} WHERE k.public_id = ?1 AND (?2 IS NULL OR k.account_id = ?2)"
         ))?
-        .query_row(params![id.as_bytes(), scope_account(scope)], key_from_row)
+        .query_row(params![id.as_bytes(), scope.account_id()], key_from_row)
         .optional()?
         .ok_or(StoreError::NotFound { what: "key" })
 }
@@ -186,9 +170,7 @@ pub(super) fn list_keys(
             .prepare_cached(
                 "SELECT id FROM api_keys WHERE public_id = ?1 AND (?2 IS NULL OR account_id = ?2)",
             )?
-            .query_row(params![id.as_bytes(), scope_account(scope)], |row| {
-                row.get(0)
-            })
+            .query_row(params![id.as_bytes(), scope.account_id()], |row| row.get(0))
             .optional()?
             .ok_or(StoreError::InvalidCursor)?,
     };
@@ -197,7 +179,7 @@ pub(super) fn list_keys(
             "{KEY_SELECT} WHERE (?1 IS NULL OR k.account_id = ?1) AND k.id > ?2 ORDER BY k.id LIMIT ?3"
         ))?
         .query_map(
-            params![scope_account(scope), after_rowid, limit.get() + 1],
+            params![scope.account_id(), after_rowid, limit.get() + 1],
             key_from_row,
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -219,7 +201,7 @@ pub(super) fn revoke_key(
         .execute(params![
             now.unix_millis(),
             id.as_bytes(),
-            scope_account(scope)
+            scope.account_id()
         ])?;
     let key = key_by_id(connection, scope, id)?;
     if revoked_now > 0 {

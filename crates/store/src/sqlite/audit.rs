@@ -27,7 +27,8 @@ use serde_json::{Map, Value};
 use super::columns::{corrupt, parsed, time};
 use crate::audit_chain::{self, ChainWalk};
 use crate::audit_index::{
-    EntryCondition, FoldedMatch, Narrowing, Term, TermCondition, TermMatch, terms_of,
+    EntryCondition, FindPage, FoldedMatch, Narrowing, Term, TermCondition, TermMatch, sql_page,
+    terms_of,
 };
 use crate::{
     AuditPageRequest, ChainAnchor, ChainHead, ChainVerification, RecordedAudit, StoreError,
@@ -298,13 +299,10 @@ fn find_sql(
     }
     sql.push_str(" ORDER BY e.time_generated DESC, e.public_id DESC");
     if let Some(request) = sql_pages {
-        let size = i64::from(request.size.get());
-        let skip = i64::try_from(request.page)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(size);
+        let (limit, offset) = sql_page(request);
         sql.push_str(" LIMIT ? OFFSET ?");
-        values.push(SqlValue::Integer(size + 1));
-        values.push(SqlValue::Integer(skip));
+        values.push(SqlValue::Integer(limit));
+        values.push(SqlValue::Integer(offset));
     }
     (sql, values)
 }
@@ -317,8 +315,6 @@ pub(super) fn find(
     request: AuditPageRequest,
     driving_terms: usize,
 ) -> Result<Page<AuditEntry>, StoreError> {
-    let size = request.size.get() as usize;
-    let skip = request.page.saturating_mul(size as u64);
     let narrowing = query.map_or_else(Narrowing::default, Narrowing::derive);
     let mut driving = Vec::new();
     for terms in &narrowing.terms {
@@ -337,25 +333,13 @@ pub(super) fn find(
     let (sql, values) = find_sql(account, &narrowing, &driving, sql_pages);
     let mut statement = connection.prepare(&sql)?;
     let mut rows = statement.query(params_from_iter(values))?;
-    let mut skipped = 0_u64;
-    let mut items = Vec::with_capacity(size + 1);
+    let mut page = FindPage::new(query, request);
     while let Some(row) = rows.next()? {
-        let entry = entry_from_row(row)?;
-        if let Some(query) = query {
-            if !query.matches(&entry) {
-                continue;
-            }
-            if skipped < skip {
-                skipped += 1;
-                continue;
-            }
-        }
-        items.push(entry);
-        if items.len() > size {
+        if page.offer(entry_from_row(row)?).is_break() {
             break;
         }
     }
-    Ok(Page::from_overfetch(items, request.size))
+    Ok(page.finish())
 }
 
 /// Where the account's chain stands now.

@@ -1,14 +1,14 @@
 //! Idempotency keys: claimed in a write's savepoint, answered once the request is, and
 //! forgotten after the window (see `crate::idempotency`).
 
-use pipelog_core::idempotency::{IDEMPOTENCY_WINDOW_MS, IdempotencyKey, RequestFingerprint};
+use pipelog_core::idempotency::{IdempotencyKey, RequestFingerprint};
 use pipelog_core::ids::{AccountId, KeyId};
 use pipelog_core::time::UtcTime;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::columns;
 use crate::StoreError;
-use crate::idempotency::{IdempotencyRecord, IdempotencyScope, RecordedAnswer};
+use crate::idempotency::{IdempotencyRecord, IdempotencyScope, RecordedAnswer, window_start};
 
 /// Claims the scope's key for its attempt, inside the savepoint of a write. A claim older
 /// than the window is taken over; a live claim of another attempt fails the write.
@@ -17,7 +17,7 @@ pub(super) fn claim(
     scope: &IdempotencyScope,
     now: UtcTime,
 ) -> Result<(), StoreError> {
-    let expired_before = now.unix_millis().saturating_sub(IDEMPOTENCY_WINDOW_MS);
+    let expired_before = window_start(now);
     connection
         .prepare_cached(
             "INSERT INTO idempotency_keys \
@@ -53,23 +53,6 @@ pub(super) fn claim(
     scope.check_claim(attempt)
 }
 
-// `IdempotencyScope` is declared in `crate::idempotency`; this method lives beside the
-// claim, and both backends use it.
-impl IdempotencyScope {
-    /// Whether the claim on the key, held by `holder`, is this attempt's; a live claim of
-    /// another attempt fails the write.
-    pub(crate) fn check_claim(&self, holder: [u8; 16]) -> Result<(), StoreError> {
-        if holder == self.attempt {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "another request with Idempotency-Key `{}` was applied or is being applied; retry it to get that request's answer",
-                self.key
-            )))
-        }
-    }
-}
-
 pub(super) fn record(
     connection: &Connection,
     account: AccountId,
@@ -77,7 +60,7 @@ pub(super) fn record(
     key: &IdempotencyKey,
     now: UtcTime,
 ) -> Result<Option<IdempotencyRecord>, StoreError> {
-    let expired_before = now.unix_millis().saturating_sub(IDEMPOTENCY_WINDOW_MS);
+    let expired_before = window_start(now);
     let record = connection
         .prepare_cached(
             "SELECT fingerprint, claimed_at, status, content_type, location, error, body \

@@ -402,6 +402,7 @@ fn first_seq_at_or_after(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::execution_rules::seq_search_cases::{INSTANTS, LINES, RANGES, check};
 
     fn store_with_times(times: &[(u64, i64)]) -> Connection {
         let mut connection = Connection::open_in_memory().unwrap();
@@ -420,44 +421,12 @@ mod tests {
 
     #[test]
     fn binary_search_agrees_with_a_scan_across_gaps_and_ties() {
-        // Seqs 3..6 were deleted; several lines share a millisecond.
-        let times = [
-            (0, 10),
-            (1, 10),
-            (2, 12),
-            (7, 12),
-            (8, 15),
-            (9, 20),
-            (10, 20),
-            (11, 21),
-        ];
-        let connection = store_with_times(&times);
-        for instant in 8..=23 {
-            for (low, high) in [(0, 12), (0, 9), (2, 11), (5, 8), (12, 12)] {
-                let expected = times
-                    .iter()
-                    .find(|(seq, created_at)| *seq >= low && *seq < high && *created_at >= instant)
-                    .map_or(high, |(seq, _)| *seq);
-                let found = first_seq_at_or_after(
-                    &connection,
-                    1,
-                    low,
-                    high,
-                    UtcTime::from_unix_millis(instant).unwrap(),
-                )
-                .unwrap();
-                // Any seq in the gap before the expected line selects the same lines.
-                let selected = |start: u64| {
-                    times
-                        .iter()
-                        .filter(|(seq, _)| *seq >= start && *seq < high)
-                        .count()
-                };
-                assert_eq!(
-                    selected(found),
-                    selected(expected),
-                    "instant {instant}, range [{low}, {high}): found {found}, expected {expected}"
-                );
+        let connection = store_with_times(&LINES);
+        for instant in INSTANTS {
+            for (low, high) in RANGES {
+                let instant_time = UtcTime::from_unix_millis(instant).unwrap();
+                let found = first_seq_at_or_after(&connection, 1, low, high, instant_time).unwrap();
+                check(low, high, instant, found);
             }
         }
     }

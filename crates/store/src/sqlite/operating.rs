@@ -25,6 +25,7 @@ use super::columns::{
 use crate::operating_codes::{
     MAX_TIMINGS_BYTES, activity_code, custom_fields_from_json, custom_fields_json, decode_timings,
     details_from_json, details_json, encode_timing, from_code, operation_type_code,
+    operation_type_codes,
 };
 use crate::{OperatingPage, OperatingQuery, OperationWindow, StoreError};
 
@@ -308,12 +309,8 @@ fn conditions(account: AccountId, operation: Option<i64>, query: &OperatingQuery
         (None, _) => conditions.push("i.account_id = ?", [SqlValue::Integer(account.get())]),
     }
     if let Some(scope) = query.scope {
-        let codes: Vec<String> = scope
-            .operation_types()
-            .iter()
-            .map(|kind| operation_type_code(*kind).to_string())
-            .collect();
-        conditions.push(&format!("i.operation_type IN ({})", codes.join(", ")), []);
+        let codes = operation_type_codes(scope);
+        conditions.push(&format!("i.operation_type IN ({codes})"), []);
     }
     if let Some(source) = query.source_id {
         if publisher_view {

@@ -7,25 +7,24 @@
 //! their write succeeded.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use pipelog_core::time::UtcTime;
 use rusqlite::{Connection, TransactionBehavior};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::idempotency;
+use crate::StoreError;
+use crate::group_commit::{
+    self, Abandon, AppliedWrite, GroupLimits, Operation, WriterSnapshot, WriterStats,
+};
 use crate::idempotency::IdempotencyScope;
-use crate::{CountHistogram, StoreError};
 
 /// At most this many writes go into one group commit...
 const MAX_GROUP_WRITES: usize = 1024;
 /// ...and, past the first write, at most about this many rows.
 const MAX_GROUP_ROWS: usize = 20_000;
-
-/// Upper bounds of the buckets of writes per group commit.
-const GROUP_SIZE_BOUNDS: [u64; 11] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 /// The handle to the writer thread.
 #[derive(Debug)]
@@ -35,52 +34,11 @@ pub(super) struct Writer {
     stats: Arc<WriterStats>,
 }
 
-/// What the writer counts as it commits.
-#[derive(Debug, Default)]
-struct WriterStats {
-    /// Successful group commits by their number of writes: one counter per bound of
-    /// `GROUP_SIZE_BOUNDS` (not cumulative), then one for larger groups.
-    groups: [AtomicU64; GROUP_SIZE_BOUNDS.len() + 1],
-    writes: AtomicU64,
-    rows: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl WriterStats {
-    fn committed(&self, writes: usize, rows: usize) {
-        let bucket = GROUP_SIZE_BOUNDS.partition_point(|&bound| bound < writes as u64);
-        self.groups[bucket].fetch_add(1, Ordering::Relaxed);
-        self.writes.fetch_add(writes as u64, Ordering::Relaxed);
-        self.rows.fetch_add(rows as u64, Ordering::Relaxed);
-    }
-}
-
-/// The writer's figures at one moment.
-#[derive(Debug)]
-pub(super) struct WriterSnapshot {
-    pub queue_depth: usize,
-    pub queue_capacity: usize,
-    pub group_writes: CountHistogram,
-    pub rows: u64,
-    pub failed: u64,
-}
-
-enum Message {
-    Write(QueuedWrite),
-    Close,
-}
-
-struct QueuedWrite {
-    /// Writes with a group may be reordered among their neighbours to keep each group
-    /// together; writes without one are barriers that nothing moves across.
-    group: Option<u64>,
-    /// Rows the write adds, for sizing groups.
-    weight: usize,
-    write: Box<dyn PendingWrite>,
-}
+type Message = group_commit::Message<dyn PendingWrite>;
+type QueuedWrite = group_commit::QueuedWrite<dyn PendingWrite>;
 
 /// A write waiting to run.
-trait PendingWrite: Send {
+trait PendingWrite: Abandon {
     /// Runs the write inside the current savepoint. On failure the caller is answered at
     /// once (nothing of the write will be committed) and `None` comes back.
     fn apply(
@@ -88,18 +46,6 @@ trait PendingWrite: Send {
         connection: &Connection,
         now: UtcTime,
     ) -> Option<Box<dyn AppliedWrite>>;
-    /// Answers the caller without running the write.
-    fn abandon(self: Box<Self>, error: StoreError);
-}
-
-/// A write that ran and waits for its group's commit.
-trait AppliedWrite: Send {
-    fn settle(self: Box<Self>, commit: Result<(), StoreError>);
-}
-
-struct Operation<T, F> {
-    op: F,
-    reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
 impl<T, F> PendingWrite for Operation<T, F>
@@ -113,35 +59,10 @@ where
         now: UtcTime,
     ) -> Option<Box<dyn AppliedWrite>> {
         let Operation { op, reply } = *self;
-        let outcome = catch_unwind(AssertUnwindSafe(|| op(connection, now))).unwrap_or_else(|_| {
-            Err(StoreError::Backend(
-                "a write panicked and was rolled back".into(),
-            ))
-        });
-        match outcome {
-            Ok(value) => Some(Box::new(Applied { value, reply })),
-            Err(error) => {
-                let _ = reply.send(Err(error));
-                None
-            }
-        }
-    }
-
-    fn abandon(self: Box<Self>, error: StoreError) {
-        let _ = self.reply.send(Err(error));
-    }
-}
-
-struct Applied<T> {
-    value: T,
-    reply: oneshot::Sender<Result<T, StoreError>>,
-}
-
-impl<T: Send> AppliedWrite for Applied<T> {
-    fn settle(self: Box<Self>, commit: Result<(), StoreError>) {
-        // The caller may have gone away (a dropped request); the write stands either way.
-        let Applied { value, reply } = *self;
-        let _ = reply.send(commit.map(|()| value));
+        group_commit::hold_for_commit(
+            catch_unwind(AssertUnwindSafe(|| op(connection, now))),
+            reply,
+        )
     }
 }
 
@@ -166,24 +87,7 @@ impl Writer {
 
     /// The queue now, and what was committed so far.
     pub(super) fn snapshot(&self) -> WriterSnapshot {
-        let mut buckets = Vec::with_capacity(GROUP_SIZE_BOUNDS.len());
-        let mut below = 0;
-        for (bound, groups) in GROUP_SIZE_BOUNDS.iter().zip(&self.stats.groups) {
-            below += groups.load(Ordering::Relaxed);
-            buckets.push((*bound, below));
-        }
-        let count = below + self.stats.groups[GROUP_SIZE_BOUNDS.len()].load(Ordering::Relaxed);
-        WriterSnapshot {
-            queue_depth: self.queue.max_capacity() - self.queue.capacity(),
-            queue_capacity: self.queue.max_capacity(),
-            group_writes: CountHistogram {
-                buckets,
-                count,
-                sum: self.stats.writes.load(Ordering::Relaxed),
-            },
-            rows: self.stats.rows.load(Ordering::Relaxed),
-            failed: self.stats.failed.load(Ordering::Relaxed),
-        }
+        self.stats.snapshot(&self.queue)
     }
 
     /// Runs `op` in order with every other write, and answers after it committed.
@@ -233,26 +137,10 @@ impl Writer {
             }
             Ok((value, answer.is_some()))
         };
-        let (reply, answer) = oneshot::channel();
-        let write = QueuedWrite {
-            group,
-            weight,
-            write: Box::new(Operation { op, reply }),
-        };
-        self.queue
-            .try_send(Message::Write(write))
-            .map_err(|error| match error {
-                mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
-                mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
-            })?;
-        let outcome = answer.await.unwrap_or(Err(StoreError::Closed));
-        if let (Some(scope), Ok((_, answered))) = (&scope, &outcome) {
-            scope.mark_written();
-            if *answered {
-                scope.mark_answered();
-            }
-        }
-        outcome.map(|(value, _)| value)
+        group_commit::submit(&self.queue, group, weight, scope.as_deref(), |reply| {
+            Box::new(Operation { op, reply })
+        })
+        .await
     }
 
     /// Commits everything queued before this call, then stops the thread. Writes queued
@@ -267,57 +155,33 @@ impl Writer {
 }
 
 fn run(mut connection: Connection, mut inbox: mpsc::Receiver<Message>, stats: &WriterStats) {
+    let limits = GroupLimits {
+        writes: MAX_GROUP_WRITES,
+        rows: MAX_GROUP_ROWS,
+    };
     let mut closing = false;
     while !closing {
         let Some(first) = inbox.blocking_recv() else {
             break;
         };
-        let mut writes = Vec::new();
-        let mut rows = 0;
-        match first {
-            Message::Write(write) => {
-                rows += write.weight;
-                writes.push(write);
-            }
-            Message::Close => closing = true,
-        }
-        while !closing && writes.len() < MAX_GROUP_WRITES && rows < MAX_GROUP_ROWS {
-            match inbox.try_recv() {
-                Ok(Message::Write(write)) => {
-                    rows += write.weight;
-                    writes.push(write);
-                }
-                Ok(Message::Close) => closing = true,
-                Err(_) => break,
-            }
-        }
-        if !writes.is_empty() {
-            commit_group(&mut connection, writes, stats);
+        let group = group_commit::gather(first, &mut inbox, limits);
+        closing = group.closing;
+        if !group.writes.is_empty() {
+            commit_group(&mut connection, group.writes, stats);
         }
     }
     tracing::debug!("writer stopped");
 }
 
-/// Keeps each group's writes together, in arrival order, without moving anything across a
-/// barrier.
-fn order_writes(writes: &mut [QueuedWrite]) {
-    for run in writes.split_mut(|write| write.group.is_none()) {
-        run.sort_by_key(|write| write.group);
-    }
-}
-
 fn commit_group(connection: &mut Connection, mut writes: Vec<QueuedWrite>, stats: &WriterStats) {
-    order_writes(&mut writes);
+    group_commit::order_writes(&mut writes);
     let now = UtcTime::now();
     let transaction = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(transaction) => transaction,
         Err(error) => {
             let error = StoreError::from(error);
             tracing::error!(%error, writes = writes.len(), "cannot begin a group commit");
-            stats.failed.fetch_add(1, Ordering::Relaxed);
-            for queued in writes {
-                queued.write.abandon(error.clone());
-            }
+            group_commit::abandon_group(writes, &error, stats);
             return;
         }
     };
@@ -357,27 +221,14 @@ fn commit_group(connection: &mut Connection, mut writes: Vec<QueuedWrite>, stats
         Some(error) => Err(error),
     };
     match &outcome {
-        Ok(()) => {
-            tracing::trace!(
-                writes = applied.len(),
-                rows = applied_rows,
-                "group committed"
-            );
-            stats.committed(applied.len(), applied_rows);
-        }
-        Err(error) => {
-            tracing::error!(%error, writes = applied.len(), "group commit failed");
-            stats.failed.fetch_add(1, Ordering::Relaxed);
-        }
+        Ok(()) => tracing::trace!(
+            writes = applied.len(),
+            rows = applied_rows,
+            "group committed"
+        ),
+        Err(error) => tracing::error!(%error, writes = applied.len(), "group commit failed"),
     }
-    for queued in writes {
-        queued.write.abandon(StoreError::Backend(
-            "the group commit failed; the write was not run".into(),
-        ));
-    }
-    for done in applied {
-        done.settle(outcome.clone());
-    }
+    group_commit::settle_group(outcome, applied, applied_rows, writes, stats);
 }
 
 /// Runs one of the statements that bracket a write (or a part of one). They are prepared
@@ -397,41 +248,6 @@ fn undo_write(connection: &Connection) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn queued(group: Option<u64>, tag: u8, seen: &std::sync::Arc<Mutex<Vec<u8>>>) -> QueuedWrite {
-        let seen = std::sync::Arc::clone(seen);
-        let (reply, _answer) = oneshot::channel();
-        QueuedWrite {
-            group,
-            weight: 1,
-            write: Box::new(Operation {
-                op: move |_: &Connection, _: UtcTime| {
-                    seen.lock().unwrap().push(tag);
-                    Ok(())
-                },
-                reply,
-            }),
-        }
-    }
-
-    #[test]
-    fn groups_are_gathered_in_arrival_order_and_barriers_stay_put() {
-        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let mut writes = vec![
-            queued(Some(2), 1, &seen),
-            queued(Some(1), 2, &seen),
-            queued(Some(2), 3, &seen),
-            queued(None, 4, &seen),
-            queued(Some(1), 5, &seen),
-            queued(Some(0), 6, &seen),
-        ];
-        order_writes(&mut writes);
-        let connection = Connection::open_in_memory().unwrap();
-        for write in writes {
-            write.write.apply(&connection, UtcTime::now());
-        }
-        assert_eq!(*seen.lock().unwrap(), vec![2, 1, 3, 4, 6, 5]);
-    }
 
     /// Inserts `values` in order, each with its own statement.
     fn insert(
