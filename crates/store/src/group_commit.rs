@@ -248,8 +248,12 @@ impl WriterStats {
         self.failed.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The writer's `queue` now, and what was committed so far.
-    pub(crate) fn snapshot<M>(&self, queue: &mpsc::Sender<M>) -> WriterSnapshot {
+    /// The writer's `queues` now (one per lane it commits on), and what was committed so
+    /// far.
+    pub(crate) fn snapshot<'q, M: 'q>(
+        &self,
+        queues: impl IntoIterator<Item = &'q mpsc::Sender<M>>,
+    ) -> WriterSnapshot {
         let mut buckets = Vec::with_capacity(GROUP_SIZE_BOUNDS.len());
         let mut below = 0;
         for (bound, groups) in GROUP_SIZE_BOUNDS.iter().zip(&self.groups) {
@@ -257,9 +261,16 @@ impl WriterStats {
             buckets.push((*bound, below));
         }
         let count = below + self.groups[GROUP_SIZE_BOUNDS.len()].load(Ordering::Relaxed);
+        let (queue_depth, queue_capacity) =
+            queues.into_iter().fold((0, 0), |(depth, room), queue| {
+                (
+                    depth + queue.max_capacity() - queue.capacity(),
+                    room + queue.max_capacity(),
+                )
+            });
         WriterSnapshot {
-            queue_depth: queue.max_capacity() - queue.capacity(),
-            queue_capacity: queue.max_capacity(),
+            queue_depth,
+            queue_capacity,
             group_writes: CountHistogram {
                 buckets,
                 count,

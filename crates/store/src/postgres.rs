@@ -22,7 +22,7 @@ mod rate_limits;
 pub mod scratch;
 
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -68,11 +68,14 @@ const NOTICE_CHANNEL: &str = "pipelog";
 /// Tuning for the PostgreSQL store.
 #[derive(Clone, Debug)]
 pub struct PostgresOptions {
-    /// Connections this node opens at most: the writer's, the listener's apart, and the
-    /// readers'.
+    /// Reads that may run at once, each on a pooled connection. The writer's lanes take a
+    /// connection each on top, and the listener one more.
     pub max_connections: usize,
     /// Writes that may wait for the writer. Past this, writes fail with `Overloaded`.
     pub write_queue_capacity: usize,
+    /// Group commits this node runs at once, each on a connection of its own (see
+    /// `postgres/writer.rs`).
+    pub writer_lanes: usize,
     /// As `SqliteOptions::audit_driving_terms`: where an audit find starts from its terms.
     pub audit_driving_terms: usize,
 }
@@ -82,6 +85,7 @@ impl Default for PostgresOptions {
         PostgresOptions {
             max_connections: 16,
             write_queue_capacity: 4096,
+            writer_lanes: 4,
             audit_driving_terms: 5000,
         }
     }
@@ -93,35 +97,9 @@ pub struct PostgresStore {
     pool: Pool,
     audit_driving_terms: usize,
     followers: Arc<Followers>,
-    notices: Arc<Notices>,
     writer: Writer,
     listener: listener::Listener,
     written: WrittenCounters,
-}
-
-/// What the writes of the group being committed want the other nodes to hear of: sent as
-/// notifications just before the group's `COMMIT`, so they arrive only if it commits.
-#[derive(Debug, Default)]
-pub(crate) struct Notices(Mutex<Vec<String>>);
-
-impl Notices {
-    fn push(&self, notice: String) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(notice);
-    }
-
-    fn take(&self) -> Vec<String> {
-        let mut pending = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
-        pending.sort_unstable();
-        pending.dedup();
-        pending
-    }
-
-    fn clear(&self) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    }
 }
 
 /// A notice that an execution's log or status changed.
@@ -148,7 +126,7 @@ impl PostgresStore {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(options.max_connections.max(2))
+            .max_size(options.max_connections.max(1) + options.writer_lanes.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .create_timeout(Some(Duration::from_secs(10)))
             .wait_timeout(Some(Duration::from_secs(30)))
@@ -161,18 +139,16 @@ impl PostgresStore {
             schema::migrate(&mut connection).await?;
         }
         let followers = Arc::new(Followers::default());
-        let notices = Arc::new(Notices::default());
         let listener = listener::Listener::start(config, NOTICE_CHANNEL, Arc::clone(&followers));
         let writer = Writer::start(
             pool.clone(),
-            Arc::clone(&notices),
+            options.writer_lanes,
             options.write_queue_capacity,
         );
         Ok(PostgresStore {
             pool,
             audit_driving_terms: options.audit_driving_terms,
             followers,
-            notices,
             writer,
             listener,
             written: WrittenCounters::default(),
@@ -239,6 +215,7 @@ impl Drop for ReadGuard {
 impl Store for PostgresStore {
     async fn bootstrap(&self, hash: KeyHash) -> Result<Option<ApiKey>, StoreError> {
         self.writer
+            .shared()
             .barrier(move |db, now| {
                 Box::pin(async move {
                     // Two nodes starting at once on a fresh database: one creates the key.
@@ -268,6 +245,7 @@ impl Store for PostgresStore {
 
     async fn create_key(&self, key: NewApiKey, actor: Option<KeyId>) -> Result<ApiKey, StoreError> {
         self.writer
+            .shared()
             .barrier(move |db, now| {
                 Box::pin(async move { accounts::insert_key(db, &key, actor, now).await })
             })
@@ -293,6 +271,7 @@ impl Store for PostgresStore {
         actor: Option<KeyId>,
     ) -> Result<ApiKey, StoreError> {
         self.writer
+            .shared()
             .barrier(move |db, now| {
                 Box::pin(async move { accounts::revoke_key(db, scope, id, actor, now).await })
             })
@@ -310,13 +289,13 @@ impl Store for PostgresStore {
         account: AccountId,
         launch: LaunchExecution,
     ) -> Result<Execution, StoreError> {
-        let notices = Arc::clone(&self.notices);
         let execution = self
             .writer
+            .of(account)
             .barrier(move |db, now| {
                 Box::pin(async move {
                     let execution = executions::launch(db, account, &launch, now).await?;
-                    notices.push(QUEUED_NOTICE.into());
+                    writer::notify(QUEUED_NOTICE.into());
                     Ok(execution)
                 })
             })
@@ -330,13 +309,13 @@ impl Store for PostgresStore {
         account: AccountId,
         id: ExecutionId,
     ) -> Result<Execution, StoreError> {
-        let notices = Arc::clone(&self.notices);
         let execution = self
             .writer
+            .of(account)
             .barrier(move |db, now| {
                 Box::pin(async move {
                     let execution = executions::start(db, account, id, now).await?;
-                    notices.push(execution_notice(id));
+                    writer::notify(execution_notice(id));
                     Ok(execution)
                 })
             })
@@ -351,13 +330,13 @@ impl Store for PostgresStore {
         id: ExecutionId,
         status: FinalStatus,
     ) -> Result<Execution, StoreError> {
-        let notices = Arc::clone(&self.notices);
         let execution = self
             .writer
+            .of(account)
             .barrier(move |db, now| {
                 Box::pin(async move {
                     let execution = executions::end(db, account, id, status, now).await?;
-                    notices.push(execution_notice(id));
+                    writer::notify(execution_notice(id));
                     Ok(execution)
                 })
             })
@@ -373,15 +352,15 @@ impl Store for PostgresStore {
         launch: LaunchExecution,
         state: ReportedRun,
     ) -> Result<TrackedRun, StoreError> {
-        let notices = Arc::clone(&self.notices);
         let tracked = self
             .writer
+            .of(account)
             .barrier(move |db, now| {
                 Box::pin(async move {
                     let tracked =
                         executions::report_run(db, account, &cid, &launch, state, now).await?;
                     if tracked.changed {
-                        notices.push(execution_notice(tracked.execution.id));
+                        writer::notify(execution_notice(tracked.execution.id));
                     }
                     Ok(tracked)
                 })
@@ -399,6 +378,7 @@ impl Store for PostgresStore {
         job: JobKey,
     ) -> Result<Option<Execution>, StoreError> {
         self.writer
+            .of(account)
             .barrier(move |db, now| {
                 Box::pin(async move { executions::claim(db, account, &job, now).await })
             })
@@ -439,13 +419,13 @@ impl Store for PostgresStore {
     ) -> Result<Appended, StoreError> {
         let group = log_target_group(account, &target);
         let weight = lines.len();
-        let notices = Arc::clone(&self.notices);
         let appended = self
             .writer
+            .of(account)
             .grouped(group, weight, move |db, now| {
                 Box::pin(async move {
                     let appended = logs::append(db, account, &target, &lines, now).await?;
-                    notices.push(execution_notice(appended.execution_id));
+                    writer::notify(execution_notice(appended.execution_id));
                     Ok(appended)
                 })
             })
@@ -462,14 +442,14 @@ impl Store for PostgresStore {
     ) -> Result<Vec<Result<Appended, StoreError>>, StoreError> {
         let weight = batches.iter().map(|(_, lines)| lines.len()).sum();
         let group = log_batches_group(account, &batches);
-        let notices = Arc::clone(&self.notices);
         let outcomes = self
             .writer
+            .of(account)
             .grouped(group, weight, move |db, now| {
                 Box::pin(async move {
                     let outcomes = logs::append_batches(db, account, &batches, now).await?;
                     for appended in outcomes.iter().flatten() {
-                        notices.push(execution_notice(appended.execution_id));
+                        writer::notify(execution_notice(appended.execution_id));
                     }
                     Ok(outcomes)
                 })
@@ -511,13 +491,13 @@ impl Store for PostgresStore {
         id: ExecutionId,
         actor: Option<KeyId>,
     ) -> Result<DeletedLogs, StoreError> {
-        let notices = Arc::clone(&self.notices);
         let deleted = self
             .writer
+            .of(account)
             .barrier(move |db, now| {
                 Box::pin(async move {
                     let deleted = logs::delete(db, account, id, actor, now).await?;
-                    notices.push(execution_notice(id));
+                    writer::notify(execution_notice(id));
                     Ok(deleted)
                 })
             })
@@ -528,6 +508,7 @@ impl Store for PostgresStore {
 
     async fn purge_deleted_logs(&self, max_rows: usize) -> Result<Option<u64>, StoreError> {
         self.writer
+            .shared()
             .barrier(move |db, _| Box::pin(async move { logs::purge(db, max_rows).await }))
             .await
     }
@@ -548,6 +529,7 @@ impl Store for PostgresStore {
         actor: Option<KeyId>,
     ) -> Result<Option<u32>, StoreError> {
         self.writer
+            .of(account)
             .barrier(move |db, now| {
                 Box::pin(
                     async move { accounts::set_log_retention(db, account, days, actor, now).await },
@@ -580,6 +562,7 @@ impl Store for PostgresStore {
             for candidate in candidates {
                 expired += self
                     .writer
+                    .of(AccountId::new(candidate.account))
                     .barrier(move |db, _| {
                         Box::pin(async move { logs::expire(db, candidate).await })
                     })
@@ -596,6 +579,7 @@ impl Store for PostgresStore {
         new: NewExport,
     ) -> Result<ExportJob, StoreError> {
         self.writer
+            .of(account)
             .barrier(move |db, now| {
                 Box::pin(async move { exports::create(db, account, id, &new, now).await })
             })
@@ -613,12 +597,14 @@ impl Store for PostgresStore {
 
     async fn claim_export(&self, stale: Duration) -> Result<Option<ExportJob>, StoreError> {
         self.writer
+            .shared()
             .barrier(move |db, now| Box::pin(async move { exports::claim(db, stale, now).await }))
             .await
     }
 
     async fn touch_export(&self, token: ExportToken) -> Result<(), StoreError> {
         self.writer
+            .shared()
             .barrier(move |db, now| Box::pin(async move { exports::touch(db, token, now).await }))
             .await
     }
@@ -629,6 +615,7 @@ impl Store for PostgresStore {
         outcome: Result<u64, String>,
     ) -> Result<(), StoreError> {
         self.writer
+            .shared()
             .barrier(move |db, _| {
                 Box::pin(async move { exports::finish(db, token, &outcome).await })
             })
@@ -644,6 +631,7 @@ impl Store for PostgresStore {
 
     async fn delete_export(&self, token: ExportToken) -> Result<(), StoreError> {
         self.writer
+            .shared()
             .barrier(move |db, _| Box::pin(async move { exports::delete(db, token).await }))
             .await
     }
@@ -669,6 +657,7 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         let scope = Arc::clone(scope);
         self.writer
+            .of(scope.account)
             .barrier(move |db, _| {
                 Box::pin(async move { idempotency::answer(db, &scope, &answer).await })
             })
@@ -681,6 +670,7 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> Result<u64, StoreError> {
         self.writer
+            .shared()
             .barrier(move |db, _| {
                 Box::pin(async move { idempotency::expire(db, before, limit).await })
             })
@@ -694,6 +684,7 @@ impl Store for PostgresStore {
     ) -> Result<RecordedAudit, StoreError> {
         let recorded = self
             .writer
+            .of(account)
             .barrier(move |db, now| {
                 Box::pin(async move { audit::record(db, account, &entry, now).await })
             })
@@ -742,6 +733,7 @@ impl Store for PostgresStore {
         let group = operating_items_group(account);
         let recorded = self
             .writer
+            .of(account)
             .grouped(group, weight, move |db, now| {
                 Box::pin(async move { operating::record(db, account, &items, now).await })
             })

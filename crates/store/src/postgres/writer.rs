@@ -1,25 +1,38 @@
-//! The writer task: one connection per node that commits queued writes in groups, as the
-//! embedded store's writer thread does.
+//! The writer: a few tasks per node (lanes), each on a connection of its own, committing
+//! queued writes in groups as the embedded store's writer thread does.
 //!
-//! It takes whatever is queued (never waiting for more: a group is what piled up while the
-//! previous one committed), runs each write in its own savepoint of one transaction,
-//! commits once, and only then answers every caller. A write that fails rolls back its
-//! savepoint alone; a commit that fails fails the whole group, and nobody is told their
-//! write succeeded. Other nodes' writers commit beside this one: what must not interleave
-//! (the seqs of one execution, the links of one account's audit chain) is serialised by
-//! the row locks the writes take, held until their group commits.
+//! A lane takes whatever is queued for it (never waiting for more: a group is what piled
+//! up while its previous one committed), runs each write in its own savepoint of one
+//! transaction, commits once, and only then answers every caller. A write that fails rolls
+//! back its savepoint alone; a commit that fails fails the whole group, and nobody is told
+//! their write succeeded.
+//!
+//! An account's writes all go to one lane, in order, so that two lanes of a node never
+//! wait on each other's locks; writes that belong to no account (purges, export claims)
+//! go to the first. The lanes, like other nodes' writers, commit beside each other: what
+//! must not interleave (the seqs of one execution, the links of one account's audit chain)
+//! is serialised by the row locks the writes take, held until their group commits. Lanes
+//! by group instead (one execution's lines) were measured to deadlock once a second under
+//! single-entry ingest: a group holds the audit chains of the accounts whose executions it
+//! created until it commits, and two lanes took two accounts' chains in opposite orders. Each statement is a round trip
+//! to PostgreSQL, and one lane spends most of its time waiting for them: lanes overlap
+//! those waits.
 
+use std::cell::RefCell;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
 use deadpool_postgres::{Object, Pool};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
+use pipelog_core::ids::AccountId;
 use pipelog_core::time::UtcTime;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{Db, Notices, idempotency};
+use super::{Db, NOTICE_CHANNEL, idempotency};
 use crate::StoreError;
 use crate::group_commit::{
     self, Abandon, AppliedWrite, GroupLimits, Operation, WriterSnapshot, WriterStats,
@@ -38,12 +51,29 @@ const MAX_GROUP_ROWS: usize = 20_000;
 /// What a write runs: on the writer's connection, inside the write's savepoint.
 pub(super) type WriteFuture<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
 
+tokio::task_local! {
+    /// What the writes of the group a lane is committing want other nodes to hear of.
+    static NOTICES: RefCell<Vec<String>>;
+}
+
+/// Called by a write (inside a lane): tells every node's listener `notice` once the
+/// write's group commits. A write that then fails may leave its notice; a listener that
+/// hears of a change that did not happen merely reads again.
+pub(super) fn notify(notice: String) {
+    let _ = NOTICES.try_with(|notices| notices.borrow_mut().push(notice));
+}
+
 /// The handle to the writer task.
 #[derive(Debug)]
 pub(super) struct Writer {
+    lanes: Vec<Lane>,
+    stats: Arc<WriterStats>,
+}
+
+#[derive(Debug)]
+struct Lane {
     queue: mpsc::Sender<Message>,
     task: Mutex<Option<JoinHandle<()>>>,
-    stats: Arc<WriterStats>,
 }
 
 type Message = group_commit::Message<dyn PendingWrite>;
@@ -81,51 +111,58 @@ where
 }
 
 impl Writer {
-    /// Starts the writer task; it takes its connection from `pool` (and a new one whenever
-    /// the one it holds breaks).
-    pub(super) fn start(pool: Pool, notices: Arc<Notices>, queue_capacity: usize) -> Self {
-        let (queue, inbox) = mpsc::channel(queue_capacity.max(1));
+    /// Starts `lanes` writer tasks sharing `queue_capacity` waiting writes; each takes its
+    /// connection from `pool` (and a new one whenever the one it holds breaks).
+    pub(super) fn start(pool: Pool, lanes: usize, queue_capacity: usize) -> Self {
+        let lanes = lanes.max(1);
         let stats = Arc::new(WriterStats::default());
-        let counting = Arc::clone(&stats);
-        let task = tokio::spawn(run(pool, notices, inbox, counting));
-        Writer {
-            queue,
-            task: Mutex::new(Some(task)),
-            stats,
-        }
+        let lanes = (0..lanes)
+            .map(|_| {
+                let (queue, inbox) = mpsc::channel((queue_capacity / lanes).max(1));
+                let task = tokio::spawn(NOTICES.scope(
+                    RefCell::new(Vec::new()),
+                    run(pool.clone(), inbox, Arc::clone(&stats)),
+                ));
+                Lane {
+                    queue,
+                    task: Mutex::new(Some(task)),
+                }
+            })
+            .collect();
+        Writer { lanes, stats }
     }
 
     /// The queue now, and what was committed so far.
     pub(super) fn snapshot(&self) -> WriterSnapshot {
-        self.stats.snapshot(&self.queue)
+        self.stats
+            .snapshot(self.lanes.iter().map(|lane| &lane.queue))
     }
 
-    /// Runs `op` in order with every other write of this node, and answers after it
-    /// committed.
-    pub(super) async fn barrier<T, F>(&self, op: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: for<'a> FnOnce(&'a Db, UtcTime) -> WriteFuture<'a, T> + Send + 'static,
-    {
-        self.submit(None, 1, op).await
+    /// The lane of `account`'s writes.
+    pub(super) fn of(&self, account: AccountId) -> LaneRef<'_> {
+        let mut hasher = DefaultHasher::new();
+        account.hash(&mut hasher);
+        LaneRef {
+            writer: self,
+            lane: (hasher.finish() % self.lanes.len() as u64) as usize,
+        }
     }
 
-    /// Runs `op`, which adds about `weight` rows, kept together with the other writes of
-    /// `group` in its commit; answers after it committed.
-    pub(super) async fn grouped<T, F>(
+    /// The lane of writes that belong to no account.
+    pub(super) fn shared(&self) -> LaneRef<'_> {
+        LaneRef {
+            writer: self,
+            lane: 0,
+        }
+    }
+
+    async fn submit<T, F>(
         &self,
-        group: u64,
+        lane: usize,
+        group: Option<u64>,
         weight: usize,
         op: F,
     ) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: for<'a> FnOnce(&'a Db, UtcTime) -> WriteFuture<'a, T> + Send + 'static,
-    {
-        self.submit(Some(group), weight, op).await
-    }
-
-    async fn submit<T, F>(&self, group: Option<u64>, weight: usize, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'a> FnOnce(&'a Db, UtcTime) -> WriteFuture<'a, T> + Send + 'static,
@@ -150,7 +187,8 @@ impl Writer {
                 Ok((value, answer.is_some()))
             })
         });
-        group_commit::submit(&self.queue, group, weight, scope.as_deref(), |reply| {
+        let queue = &self.lanes[lane].queue;
+        group_commit::submit(queue, group, weight, scope.as_deref(), |reply| {
             Box::new(Operation { op, reply })
         })
         .await
@@ -159,16 +197,52 @@ impl Writer {
     /// Commits everything queued before this call, then stops the task. Writes queued
     /// after it fail with `Closed`.
     pub(super) async fn close(&self) {
-        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let Some(task) = task else { return };
-        // Waits for room if the queue is full: closing must not drop queued writes.
-        let _ = self.queue.send(Message::Close).await;
-        let _ = task.await;
+        for lane in &self.lanes {
+            let task = lane.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let Some(task) = task else { continue };
+            // Waits for room if the queue is full: closing must not drop queued writes.
+            let _ = lane.queue.send(Message::Close).await;
+            let _ = task.await;
+        }
     }
 }
 
 /// Gives a closure the signature of a write, so that the compiler infers it for every
 /// lifetime of the connection it borrows.
+/// One lane of the writer, to submit writes to.
+#[derive(Debug)]
+pub(super) struct LaneRef<'w> {
+    writer: &'w Writer,
+    lane: usize,
+}
+
+impl LaneRef<'_> {
+    /// Runs `op` in order with every other write of this lane, and answers after it
+    /// committed.
+    pub(super) async fn barrier<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a Db, UtcTime) -> WriteFuture<'a, T> + Send + 'static,
+    {
+        self.writer.submit(self.lane, None, 1, op).await
+    }
+
+    /// Runs `op`, which adds about `weight` rows, kept together with the other writes of
+    /// `group` in its commit; answers after it committed.
+    pub(super) async fn grouped<T, F>(
+        &self,
+        group: u64,
+        weight: usize,
+        op: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a Db, UtcTime) -> WriteFuture<'a, T> + Send + 'static,
+    {
+        self.writer.submit(self.lane, Some(group), weight, op).await
+    }
+}
+
 fn write_fn<T, F>(op: F) -> F
 where
     F: for<'a> FnOnce(&'a Db, UtcTime) -> WriteFuture<'a, T>,
@@ -176,12 +250,7 @@ where
     op
 }
 
-async fn run(
-    pool: Pool,
-    notices: Arc<Notices>,
-    mut inbox: mpsc::Receiver<Message>,
-    stats: Arc<WriterStats>,
-) {
+async fn run(pool: Pool, mut inbox: mpsc::Receiver<Message>, stats: Arc<WriterStats>) {
     let limits = GroupLimits {
         writes: MAX_GROUP_WRITES,
         rows: MAX_GROUP_ROWS,
@@ -215,60 +284,52 @@ async fn run(
             }
         }
         if let Some(held) = &connection {
-            commit_group(held, &notices, writes, &stats).await;
+            commit_group(held, writes, &stats).await;
         }
     }
     tracing::debug!("writer stopped");
 }
 
-async fn commit_group(
-    db: &Db,
-    notices: &Notices,
-    mut writes: Vec<QueuedWrite>,
-    stats: &WriterStats,
-) {
+async fn commit_group(db: &Db, mut writes: Vec<QueuedWrite>, stats: &WriterStats) {
     group_commit::order_writes(&mut writes);
     let now = UtcTime::now();
-    if let Err(error) = db.batch_execute("BEGIN").await {
+    // Statements that end one write and begin the next go together, one round trip: a
+    // savepoint stays in place after `ROLLBACK TO`, and the last write's savepoint needs
+    // no release before `COMMIT`.
+    if let Err(error) = db.batch_execute("BEGIN; SAVEPOINT write").await {
         let error = StoreError::from(error);
         tracing::error!(%error, writes = writes.len(), "cannot begin a group commit");
         group_commit::abandon_group(writes, &error, stats);
         return;
     }
-    notices.clear();
+    let _ = NOTICES.try_with(|notices| notices.borrow_mut().clear());
     let mut applied = Vec::with_capacity(writes.len());
+    let total = writes.len();
     let mut writes = writes.into_iter();
-    // Set when a failed write cannot be undone: the whole group is then rolled back.
+    // Set when the group cannot go on: it is then rolled back whole.
     let mut broken = None;
     let mut applied_rows = 0;
-    for queued in writes.by_ref() {
+    for (index, queued) in writes.by_ref().enumerate() {
         let weight = queued.weight;
-        if let Err(error) = db.batch_execute("SAVEPOINT write").await {
-            queued.write.abandon(error.into());
-            broken = Some(StoreError::Backend("a savepoint failed".into()));
-            break;
-        }
-        let undone = match queued.write.apply(db, now).await {
-            Some(done) => match db.batch_execute("RELEASE SAVEPOINT write").await {
-                Ok(()) => {
-                    applied.push(done);
-                    applied_rows += weight;
-                    Ok(())
-                }
-                Err(error) => {
-                    done.settle(Err(error.into()));
-                    undo_write(db).await
-                }
-            },
-            None => undo_write(db).await,
+        let last = index + 1 == total;
+        let next = match queued.write.apply(db, now).await {
+            Some(done) => {
+                applied.push(done);
+                applied_rows += weight;
+                (!last).then_some("RELEASE SAVEPOINT write; SAVEPOINT write")
+            }
+            // Its caller has been answered; the savepoint stays for the next write.
+            None => Some("ROLLBACK TO SAVEPOINT write"),
         };
-        if let Err(error) = undone {
-            broken = Some(error);
+        if let Some(next) = next
+            && let Err(error) = db.batch_execute(next).await
+        {
+            broken = Some(StoreError::from(error));
             break;
         }
     }
     let outcome = match broken {
-        None => commit(db, notices).await,
+        None => commit(db).await,
         Some(error) => {
             // The connection is dropped by the caller if it is broken; otherwise it must
             // not stay inside the failed transaction.
@@ -288,23 +349,22 @@ async fn commit_group(
 }
 
 /// Sends the group's notices (delivered to every node's listener only if the commit
-/// succeeds), then commits.
-async fn commit(db: &Db, notices: &Notices) -> Result<(), StoreError> {
-    let pending = notices.take();
-    if !pending.is_empty() {
-        let statement = db
-            .prepare_cached("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
-            .await?;
-        db.execute(&statement, &[&super::NOTICE_CHANNEL, &pending])
-            .await?;
+/// succeeds) and commits, in one round trip.
+async fn commit(db: &Db) -> Result<(), StoreError> {
+    let mut pending = NOTICES
+        .try_with(|notices| std::mem::take(&mut *notices.borrow_mut()))
+        .unwrap_or_default();
+    pending.sort_unstable();
+    pending.dedup();
+    let mut batch = String::new();
+    for notice in &pending {
+        // Notices are pipelog's own words and ids; quoted all the same.
+        batch.push_str(&format!(
+            "SELECT pg_notify('{NOTICE_CHANNEL}', '{}'); ",
+            notice.replace('\'', "''")
+        ));
     }
-    db.batch_execute("COMMIT").await?;
-    Ok(())
-}
-
-/// Undoes the current write alone; the group's other writes stand.
-async fn undo_write(db: &Db) -> Result<(), StoreError> {
-    db.batch_execute("ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write")
-        .await?;
+    batch.push_str("COMMIT");
+    db.batch_execute(&batch).await?;
     Ok(())
 }

@@ -87,7 +87,7 @@ impl Writer {
 
     /// The queue now, and what was committed so far.
     pub(super) fn snapshot(&self) -> WriterSnapshot {
-        self.stats.snapshot(&self.queue)
+        self.stats.snapshot([&self.queue])
     }
 
     /// Runs `op` in order with every other write, and answers after it committed.
