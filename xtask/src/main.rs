@@ -3,9 +3,10 @@
 //! - `test`: installs what the suite needs, then runs every test of the workspace and the
 //!   conformance run of Talend's OpenAPI document (schemathesis, from PyPI). This is the
 //!   README's test command, and what `.ci/run` runs.
-//! - `bench [--quick] [--json FILE]`: builds pipelog and its benchmark harness in release
-//!   and runs it (`crates/bench`); docs/benchmarks.md explains the figures. `test` runs the
-//!   quick form as a smoke test: it must complete, its ratios are not judged there.
+//! - `bench [--quick] [--json FILE] [--postgres URL]`: builds pipelog and its benchmark
+//!   harness in release and runs it (`crates/bench`); docs/benchmarks.md explains the
+//!   figures. `test` runs the quick form as a smoke test, on the debug builds the tests
+//!   made: it must complete, its figures are not judged there.
 //! - `fuzz [--seconds N]`: builds the fuzz targets of `fuzz/` with libFuzzer's coverage
 //!   instrumentation (the flags `cargo fuzz build --sanitizer none` uses, on stable, into
 //!   `fuzz/target`) and runs each for N seconds (60 by default) from its committed seeds;
@@ -139,7 +140,21 @@ fn test() -> Result<(), String> {
         "--seconds".to_owned(),
         fuzz::SECONDS_IN_TEST.to_string(),
     ])?;
-    bench(vec!["--quick".to_owned()])
+    bench_smoke()
+}
+
+/// The benchmark harness's quick run on the debug builds the tests made (a release build
+/// would cost CI four minutes): that it completes is what is checked, not its figures.
+fn bench_smoke() -> Result<(), String> {
+    let root = workspace_root();
+    let mut run = Command::new(root.join("target/debug/pipelog-bench"));
+    run.current_dir(&root)
+        .arg("--pipelog")
+        .arg(root.join("target/debug/pipelog"))
+        .arg("--work-dir")
+        .arg(root.join("target/bench-smoke"))
+        .arg("--quick");
+    step("bench smoke test", run)
 }
 
 /// The benchmark harness, built in release with the pipelog it measures; `args` go to it.
