@@ -1,11 +1,15 @@
 //! The `pipelog` command line: `serve` runs the server; `keys` and `audit` work straight on
-//! a data dir.
+//! a data dir; `login` and `executions` are clients of a server.
 
 mod settings;
 mod secrets;
 mod serve;
 mod keys;
 mod audit;
+mod profiles;
+mod remote;
+mod output;
+mod executions;
 
 use std::process::ExitCode;
 
@@ -37,6 +41,16 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Keeps a server's address and an API key as a profile for the client commands.
+    ///
+    /// The key is read from stdin, or from a prompt that does not echo it.
+    ///
+    /// Example: `pipelog login --url https://logs.example.com --profile prod < key.txt`
+    Login(profiles::LoginArgs),
+    /// Launches, starts, ends, lists and shows executions on a server.
+    ///
+    /// Example: `pipelog executions list --status RUNNING`
+    Executions(executions::ExecutionsArgs),
 }
 
 /// Runs one command line to completion.
@@ -45,5 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::serve(args),
         Command::Keys { command } => keys::run(command),
         Command::Audit { command } => audit::run(command),
+        Command::Login(args) => profiles::login(args).map(|()| ExitCode::SUCCESS),
+        Command::Executions(args) => executions::run(args).map(|()| ExitCode::SUCCESS),
     }
 }

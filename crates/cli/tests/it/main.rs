@@ -5,6 +5,7 @@ mod process;
 
 mod audit;
 mod bootstrap;
+mod client;
 mod crash;
 mod keys;
 mod large;

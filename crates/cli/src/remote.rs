@@ -1,0 +1,123 @@
+//! The client commands' connection to a pipelog server: its address, the key, and JSON
+//! requests whose failures come back as one line naming what the server said.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use ureq::Agent;
+use ureq::http::Response;
+
+/// How long one request may take in all (connecting, sending, reading the answer).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A server and the key to talk to it with.
+#[derive(Clone)]
+pub struct Remote {
+    base: String,
+    key: String,
+    agent: Agent,
+}
+
+/// Never shows the key.
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Remote {
+    pub fn new(url: &str, key: &str) -> anyhow::Result<Remote> {
+        let base = url.trim().trim_end_matches('/');
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            bail!("the server's URL must start with http:// or https://, got `{url}`");
+        }
+        let config = Agent::config_builder()
+            // A 4xx or 5xx is an answer to read (its message), not a transport error.
+            .http_status_as_error(false)
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .build();
+        Ok(Remote {
+            base: base.to_owned(),
+            key: key.trim().to_owned(),
+            agent: Agent::new_with_config(config),
+        })
+    }
+
+    /// The server's address, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `GET path`, its JSON answer.
+    pub fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let response = self
+            .agent
+            .get(self.url(path))
+            .header("X-Api-Key", &self.key)
+            .header("Accept", "application/json")
+            .call()
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        json_answer("GET", path, response)
+    }
+
+    /// `POST path` with a JSON body, its JSON answer (null when it has none).
+    pub fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let response = self
+            .agent
+            .post(self.url(path))
+            .header("X-Api-Key", &self.key)
+            .header("Accept", "application/json")
+            .content_type("application/json")
+            .send(body.to_string().as_bytes())
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        json_answer("POST", path, response)
+    }
+
+    /// Whether the server takes the key: any answer but 401 says it does (a key without
+    /// the permission to list executions is still a key).
+    pub fn check_key(&self) -> anyhow::Result<()> {
+        let response = self
+            .agent
+            .get(self.url("/v1/executions?limit=1"))
+            .header("X-Api-Key", &self.key)
+            .call()
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        match response.status().as_u16() {
+            401 => bail!("the API key is not valid (unknown or revoked)"),
+            status if status >= 500 => bail!("the server answered {status}"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The answer's JSON, or an error holding the server's own message.
+fn json_answer(
+    method: &str,
+    path: &str,
+    mut response: Response<ureq::Body>,
+) -> anyhow::Result<Value> {
+    let status = response.status();
+    let text = response
+        .body_mut()
+        .read_to_string()
+        .with_context(|| format!("{method} {path}: the answer was cut short"))?;
+    if !status.is_success() {
+        // pipelog's errors are `{status, message, requestId}`; anything else is shown as is.
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|body| body["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| text.trim().to_owned());
+        bail!("{method} {path}: {}: {message}", status.as_u16());
+    }
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(&text).with_context(|| format!("{method} {path}: the answer is not JSON"))
+}

@@ -1,0 +1,186 @@
+//! The client commands against a real server: `pipelog login` keeps a profile, and
+//! `pipelog executions` drives executions through it (or through `PIPELOG_URL` and
+//! `PIPELOG_API_KEY`), printing tables or JSON, and failing with one line.
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use serde_json::Value;
+
+use crate::process::{CHOSEN_KEY, Server, pipelog, run};
+
+/// Runs `pipelog ARGS` with `input` on stdin.
+fn run_with_stdin(args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+    let mut child = pipelog(args, env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn login_keeps_a_private_profile_that_executions_commands_use() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[], &[("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)]);
+    let home = tempfile::tempdir().unwrap();
+    let env = [("HOME", home.path().to_str().unwrap())];
+
+    // A key the server refuses is not kept.
+    let refused = run_with_stdin(
+        &["login", "--url", &server.base],
+        &env,
+        "pl_not_a_key_at_all_0000\n",
+    );
+    assert!(!refused.status.success());
+    let error = text(&refused.stderr);
+    assert_eq!(error.lines().count(), 1, "one line: {error}");
+    assert!(error.contains("not valid"), "{error}");
+    let config = home.path().join(".config/pipelog/config.toml");
+    assert!(!config.exists());
+
+    let logged_in = run_with_stdin(
+        &[
+            "login",
+            "--url",
+            &format!("{}/", server.base),
+            "--profile",
+            "ci",
+        ],
+        &env,
+        &format!("{CHOSEN_KEY}\n"),
+    );
+    assert!(logged_in.status.success(), "{}", text(&logged_in.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&config).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the key file is its owner's alone");
+    }
+    let kept = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        kept.contains("[profiles.ci]") && kept.contains(CHOSEN_KEY),
+        "{kept}"
+    );
+
+    // Without --profile, the default profile is used, and there is none.
+    let missing = run(&["executions", "list"], &env);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("pipelog login --url URL"),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    let profile = ["--profile", "ci"];
+    let launched = run(
+        &[
+            &[
+                "executions",
+                "launch",
+                "--job",
+                "nightly",
+                "--input",
+                r#"{"day": 22}"#,
+                "-o",
+                "json",
+            ][..],
+            &profile[..],
+        ]
+        .concat(),
+        &env,
+    );
+    assert!(launched.status.success(), "{}", text(&launched.stderr));
+    let execution: Value = serde_json::from_slice(&launched.stdout).unwrap();
+    assert_eq!(execution["status"], "QUEUED");
+    assert_eq!(execution["input"]["day"], 22);
+    let id = execution["id"].as_str().unwrap().to_owned();
+
+    let started = run(
+        &[&["executions", "start", &id][..], &profile[..]].concat(),
+        &env,
+    );
+    assert!(started.status.success(), "{}", text(&started.stderr));
+    let table = text(&started.stdout);
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().starts_with("ID "), "{table}");
+    assert!(lines.next().unwrap().contains("RUNNING"), "{table}");
+
+    let ended = run(
+        &[
+            &["executions", "end", &id, "--status", "FAILED"][..],
+            &profile[..],
+        ]
+        .concat(),
+        &env,
+    );
+    assert!(ended.status.success(), "{}", text(&ended.stderr));
+
+    // Ending it again is the server's conflict, shown as one line with its message.
+    let again = run(
+        &[
+            &["executions", "end", &id, "--status", "COMPLETED"][..],
+            &profile[..],
+        ]
+        .concat(),
+        &env,
+    );
+    assert!(!again.status.success());
+    let error = text(&again.stderr);
+    assert_eq!(error.lines().count(), 1, "{error}");
+    assert!(
+        error.starts_with("pipelog: error: POST /v1/executions/") && error.contains("409"),
+        "{error}"
+    );
+
+    // The variables alone are enough, and override the profile.
+    let with_variables = [
+        ("HOME", home.path().to_str().unwrap()),
+        ("PIPELOG_URL", server.base.as_str()),
+        ("PIPELOG_API_KEY", CHOSEN_KEY),
+    ];
+    let listed = run(
+        &["executions", "list", "--status", "FAILED", "-o", "json"],
+        &with_variables,
+    );
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let listed: Vec<Value> = text(&listed.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(listed[0]["status"], "FAILED");
+
+    let shown = run(&["executions", "show", &id], &with_variables);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    let details = text(&shown.stdout);
+    assert!(
+        details
+            .lines()
+            .any(|line| line.starts_with("status") && line.ends_with("FAILED")),
+        "{details}"
+    );
+
+    let unknown = run(
+        &["executions", "show", "01937f3a-0000-7000-8000-000000000000"],
+        &with_variables,
+    );
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown.stderr).contains("404"),
+        "{}",
+        text(&unknown.stderr)
+    );
+}
