@@ -122,7 +122,7 @@ pub fn run(args: ExecutionsArgs) -> anyhow::Result<()> {
 
 /// An id as a path segment: ids are UUIDs, so anything else is refused here rather than
 /// sent.
-fn segment(id: &str) -> anyhow::Result<&str> {
+pub(crate) fn segment(id: &str) -> anyhow::Result<&str> {
     let id = id.trim();
     anyhow::ensure!(
         !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'),

@@ -1,5 +1,5 @@
 //! The `pipelog` command line: `serve` runs the server; `keys` and `audit` work straight on
-//! a data dir; `login` and `executions` are clients of a server.
+//! a data dir; `login`, `executions` and `logs` are clients of a server.
 
 mod settings;
 mod secrets;
@@ -10,6 +10,7 @@ mod profiles;
 mod remote;
 mod output;
 mod executions;
+mod logs;
 
 use std::process::ExitCode;
 
@@ -51,6 +52,10 @@ enum Command {
     ///
     /// Example: `pipelog executions list --status RUNNING`
     Executions(executions::ExecutionsArgs),
+    /// Prints an execution's log, or follows it live until the execution ends.
+    ///
+    /// Example: `pipelog logs 0193... --follow --severity warning,error`
+    Logs(logs::LogsArgs),
 }
 
 /// Runs one command line to completion.
@@ -61,5 +66,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit { command } => audit::run(command),
         Command::Login(args) => profiles::login(args).map(|()| ExitCode::SUCCESS),
         Command::Executions(args) => executions::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Logs(args) => logs::run(args),
     }
 }

@@ -80,6 +80,35 @@ impl Remote {
         json_answer("POST", path, response)
     }
 
+    /// `GET path` as a stream without a time limit (a live tail), sending `Last-Event-ID`
+    /// when resuming; the answer's body to read as it comes.
+    pub fn get_stream(
+        &self,
+        path: &str,
+        last_event_id: Option<u64>,
+    ) -> anyhow::Result<impl std::io::Read + use<>> {
+        let mut request = self
+            .agent
+            .get(self.url(path))
+            .header("X-Api-Key", &self.key)
+            .header("Accept", "text/event-stream");
+        if let Some(seq) = last_event_id {
+            request = request.header("Last-Event-ID", seq.to_string());
+        }
+        let response = request
+            .config()
+            .timeout_global(None)
+            .build()
+            .call()
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        if !response.status().is_success() {
+            return Err(json_answer("GET", path, response).err().unwrap_or_else(|| {
+                anyhow::anyhow!("GET {path}: the server did not open the stream")
+            }));
+        }
+        Ok(response.into_body().into_reader())
+    }
+
     /// Whether the server takes the key: any answer but 401 says it does (a key without
     /// the permission to list executions is still a key).
     pub fn check_key(&self) -> anyhow::Result<()> {

@@ -184,3 +184,98 @@ fn login_keeps_a_private_profile_that_executions_commands_use() {
         text(&unknown.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_prints_filters_and_follows_until_the_end() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[], &[("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)]);
+    let client = reqwest::Client::new();
+    let execution = server
+        .call(
+            &client,
+            reqwest::Method::POST,
+            "/v1/executions",
+            serde_json::json!({"jobKey": "import"}),
+        )
+        .await;
+    let id = execution["id"].as_str().unwrap().to_owned();
+    let append = |lines: Value| {
+        let (server, client, id) = (&server, &client, &id);
+        async move {
+            server
+                .call(
+                    client,
+                    reqwest::Method::POST,
+                    &format!("/v1/executions/{id}/logs"),
+                    lines,
+                )
+                .await
+        }
+    };
+    append(serde_json::json!([
+        {"message": "reading orders.csv", "severity": "info"},
+        {"message": "row 17: bad date", "severity": "warning", "emitterName": "parser"},
+        {"message": "Orders table locked", "severity": "error"},
+    ]))
+    .await;
+    let env = [
+        ("PIPELOG_URL", server.base.as_str()),
+        ("PIPELOG_API_KEY", CHOSEN_KEY),
+    ];
+
+    let all = run(&["logs", &id], &env);
+    assert!(all.status.success(), "{}", text(&all.stderr));
+    let printed = text(&all.stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 3, "{printed}");
+    assert!(
+        lines[1].contains(" WARNING [parser] row 17: bad date"),
+        "{printed}"
+    );
+    assert!(!printed.contains('\x1b'), "no colours when piped");
+
+    let errors = run(&["logs", &id, "--severity", "error", "-o", "json"], &env);
+    let errors: Vec<Value> = text(&errors.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["message"], "Orders table locked");
+    let grepped = run(&["logs", &id, "--grep", "ORDERS"], &env);
+    assert_eq!(text(&grepped.stdout).lines().count(), 2, "ignoring case");
+
+    // Following: the lines so far, a new one, then the end, whose status is the exit code.
+    let follower = pipelog(&["logs", &id, "--follow"], &env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    append(serde_json::json!([{"message": "written while followed"}])).await;
+    server
+        .call(
+            &client,
+            reqwest::Method::POST,
+            &format!("/v1/executions/{id}/end"),
+            serde_json::json!({"status": "FAILED"}),
+        )
+        .await;
+    let followed = tokio::task::spawn_blocking(move || follower.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        followed.status.code(),
+        Some(11),
+        "FAILED exits 11: {}",
+        text(&followed.stderr)
+    );
+    let printed = text(&followed.stdout);
+    assert_eq!(printed.lines().count(), 4, "{printed}");
+    assert!(
+        printed
+            .lines()
+            .last()
+            .unwrap()
+            .ends_with("written while followed")
+    );
+}
