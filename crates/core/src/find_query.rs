@@ -32,6 +32,8 @@ use serde_json::{Map, Value};
 use crate::audit::AuditEntry;
 use crate::time::UtcTime;
 
+pub mod compact;
+
 /// How deep a query may nest (the root is level 1).
 pub const MAX_DEPTH: usize = 10;
 /// How many nodes (tests and combinators) a query may hold.
