@@ -70,7 +70,7 @@ pub(crate) struct DataFactoryLog {
     timestamp: Option<UtcTime>,
 }
 
-fn cid_header(headers: &HeaderMap) -> Result<Cid, ApiError> {
+pub(crate) fn cid_header(headers: &HeaderMap) -> Result<Cid, ApiError> {
     let value = headers.get("cid").ok_or_else(|| {
         ApiError::bad_request(
             "missing header `cid`: the correlation id of the execution (its input's eventCorrelationId)",
@@ -82,13 +82,19 @@ fn cid_header(headers: &HeaderMap) -> Result<Cid, ApiError> {
     Cid::parse(text.trim()).map_err(|error| ApiError::invalid("header `cid`", error))
 }
 
+/// The job a new cid's execution is a run of: the one keyed like the emitter, or
+/// [`UNNAMED_JOB`] when the emitter has no name a job key can be.
+pub(crate) fn job_if_new(emitter: Option<&str>) -> JobKey {
+    emitter
+        .and_then(|name| JobKey::parse(name).ok())
+        .unwrap_or_else(|| JobKey::parse(UNNAMED_JOB).expect("`external` is a job key"))
+}
+
 /// The line a request writes, with the correlation id of its execution and the job of
 /// that execution if it is new.
 fn place(headers: &HeaderMap, body: &CreateLogBody) -> Result<(Cid, JobKey, LogLine), ApiError> {
     let cid = cid_header(headers)?;
-    let job_if_new = JobKey::parse(body.emitter_name.as_str())
-        .or_else(|_| JobKey::parse(UNNAMED_JOB))
-        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let job_if_new = job_if_new(Some(body.emitter_name.as_str()));
     let line = LogLine {
         message: body.message.clone(),
         severity: body.severity.unwrap_or(Severity::Info),

@@ -288,6 +288,7 @@ fn operation_id(method: &str, path: &str) -> String {
         crate::native::executions::claim,
         crate::native::logs::read,
         crate::native::logs::append,
+        crate::native::logs::append_by_cid,
         crate::native::tail::stream,
         crate::native::retention::show,
         crate::native::retention::update,

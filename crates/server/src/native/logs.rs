@@ -1,5 +1,6 @@
 //! An execution's log: `GET /v1/executions/{id}/logs` pages it by cursor, `POST` appends a
-//! batch (a JSON array, or NDJSON) all or nothing.
+//! batch (a JSON array, or NDJSON) all or nothing. `POST /v1/data-factory/logs` appends a
+//! batch to the execution a `cid` header names, as the seed's one-line route does.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -9,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
-use pipelog_core::ids::ExecutionId;
+use pipelog_core::ids::{Cid, ExecutionId};
 use pipelog_core::log_entry::{
     ClientLineId, EmitterName, EventCorrelationId, LogAttributes, LogLine, LogMessage, MessageType,
     Severity,
@@ -31,6 +32,7 @@ use crate::extract::{BodyFormat, PathParam, QueryParams, body_bytes, comma_list,
 use crate::idempotency::{answering, json_answer};
 use crate::openapi::ErrorResponse;
 use crate::response::Json;
+use pipelog_store::idempotency::RecordedAnswer;
 
 /// The most lines one request may append.
 pub(crate) const MAX_BATCH_ENTRIES: usize = 10_000;
@@ -38,12 +40,17 @@ pub(crate) const MAX_BATCH_ENTRIES: usize = 10_000;
 pub(crate) const MAX_PAGE: u32 = 1000;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route(
-        "/v1/executions/{id}/logs",
-        get(read)
-            .route_layer(requires!(ExecutionLogsRead))
-            .merge(axum::routing::post(append).route_layer(requires!(ExecutionLogsWrite))),
-    )
+    Router::new()
+        .route(
+            "/v1/executions/{id}/logs",
+            get(read)
+                .route_layer(requires!(ExecutionLogsRead))
+                .merge(axum::routing::post(append).route_layer(requires!(ExecutionLogsWrite))),
+        )
+        .route(
+            "/v1/data-factory/logs",
+            axum::routing::post(append_by_cid).route_layer(requires!(ExecutionLogsWrite)),
+        )
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -256,6 +263,8 @@ pub fn decode_append_body(content_type: &str, body: &[u8]) -> Result<Vec<LogLine
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AppendedView {
     execution_id: ExecutionId,
+    /// The execution's correlation id.
+    cid: Cid,
     /// Lines written.
     count: u64,
     /// Lines not written because the execution already held their `clientId`.
@@ -288,22 +297,62 @@ pub(crate) async fn append(
     let format = BodyFormat::of(request.headers())?;
     let bytes = body_bytes(request, &state).await?;
     let lines = decode_lines(format, &bytes)?;
-    let render = |appended: &Appended| {
-        let last_seq = (appended.count > 0).then(|| appended.first_seq + appended.count - 1);
-        let view = AppendedView {
-            execution_id: appended.execution_id,
-            count: appended.count,
-            duplicates: appended.duplicates,
-            first_seq: last_seq.map(|_| appended.first_seq),
-            last_seq,
-            created_at: appended.created_at,
-        };
-        json_answer(StatusCode::CREATED, &view, None)
-    };
     let appended = state
         .store
         .append_logs(principal.account(), LogTarget::Execution(id), lines);
-    Ok(answering(render, appended).await?)
+    Ok(answering(render_appended, appended).await?)
+}
+
+/// The batch form of `POST /v1/data-factory/log`: the lines go to the execution the `cid`
+/// header names; a cid the account has never seen creates a running execution of the job
+/// named like the first line's emitter (`external` without one).
+#[utoipa::path(post, path = "/v1/data-factory/logs", tag = "Data Factory",
+    params(("cid" = Cid, Header, description = "The execution's correlation id (its input's `eventCorrelationId`).")),
+    request_body(description = "At most 10,000 lines: a JSON array, or NDJSON (one object per line).", content(
+        (Vec<LogLineBody> = "application/json"),
+        (String = "application/x-ndjson"),
+    )),
+    responses(
+        (status = 201, description = "Appended, all of them.", body = AppendedView),
+        (status = 409, description = "The execution has ended.", body = ErrorResponse),
+        (status = 415, description = "Neither JSON nor NDJSON.", body = ErrorResponse),
+    ))]
+pub(crate) async fn append_by_cid(
+    State(state): State<AppState>,
+    principal: Principal,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let cid = crate::data_factory::cid_header(request.headers())?;
+    let format = BodyFormat::of(request.headers())?;
+    let bytes = body_bytes(request, &state).await?;
+    let lines = decode_lines(format, &bytes)?;
+    let job_if_new = crate::data_factory::job_if_new(
+        lines
+            .first()
+            .and_then(|line| line.emitter_name.as_ref())
+            .map(EmitterName::as_str),
+    );
+    let target = LogTarget::Cid {
+        cid,
+        job_if_new,
+        launched_by: Some(principal.key().id),
+    };
+    let appended = state.store.append_logs(principal.account(), target, lines);
+    Ok(answering(render_appended, appended).await?)
+}
+
+fn render_appended(appended: &Appended) -> RecordedAnswer {
+    let last_seq = (appended.count > 0).then(|| appended.first_seq + appended.count - 1);
+    let view = AppendedView {
+        execution_id: appended.execution_id,
+        cid: appended.cid.clone(),
+        count: appended.count,
+        duplicates: appended.duplicates,
+        first_seq: last_seq.map(|_| appended.first_seq),
+        last_seq,
+        created_at: appended.created_at,
+    };
+    json_answer(StatusCode::CREATED, &view, None)
 }
 
 #[cfg(test)]

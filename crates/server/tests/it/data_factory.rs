@@ -271,3 +271,76 @@ async fn an_unknown_cid_starts_a_running_execution_and_an_ended_one_refuses() {
     );
     app.stop().await;
 }
+
+/// `POST /v1/data-factory/logs`, pipelog's batch form of the seed's route: the lines go to
+/// the cid's execution (made on first use, named after the first line's emitter), a resent
+/// line is written once by its `clientId`, and the `cid` header is checked as the seed's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_by_cid_make_the_execution_once_and_dedupe_by_client_id() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let send = |cid: &'static str, body: Value| {
+        app.client
+            .post(app.url("/v1/data-factory/logs"))
+            .header("X-Api-Key", &key)
+            .header("cid", cid)
+            .json(&body)
+            .send()
+    };
+    let first = expect_status(
+        send(
+            "cron-42",
+            json!([
+                {"message": "one", "emitterName": "backup", "clientId": "a"},
+                {"message": "two", "severity": "error", "clientId": "b"},
+            ]),
+        )
+        .await
+        .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(first["count"], 2);
+    assert_eq!(first["cid"], "cron-42");
+    let id = first["executionId"].as_str().unwrap().to_owned();
+    // A resend of the second line with a new one: the second is left out.
+    let second = expect_status(
+        send(
+            "cron-42",
+            json!([{"message": "two", "clientId": "b"}, {"message": "three", "clientId": "c"}]),
+        )
+        .await
+        .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(second["executionId"], id.as_str(), "one execution per cid");
+    assert_eq!(
+        (second["count"].clone(), second["duplicates"].clone()),
+        (json!(1), json!(1))
+    );
+    assert_eq!(second["firstSeq"], 2);
+
+    let execution = expect_status(
+        app.get(&format!("/v1/executions/{id}"), &key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(execution["status"], "RUNNING");
+    assert_eq!(execution["jobKey"], "backup");
+    let messages: Vec<Value> = app
+        .read_all(&key, &id)
+        .await
+        .iter()
+        .map(|line| line["message"].clone())
+        .collect();
+    assert_eq!(messages, [json!("one"), json!("two"), json!("three")]);
+
+    expect_error(
+        send("bad cid", json!([{"message": "x"}])).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "header `cid`",
+    )
+    .await;
+    app.stop().await;
+}
