@@ -1,5 +1,5 @@
 //! The `pipelog` command line: `serve` runs the server; `keys` and `audit` work straight on
-//! a data dir; `login`, `executions` and `logs` are clients of a server.
+//! a data dir; `login`, `executions`, `log`, `run` and `logs` are clients of a server.
 
 mod settings;
 mod secrets;
@@ -11,6 +11,9 @@ mod remote;
 mod output;
 mod executions;
 mod logs;
+mod shipper;
+mod write;
+mod run;
 
 use std::process::ExitCode;
 
@@ -52,6 +55,20 @@ enum Command {
     ///
     /// Example: `pipelog executions list --status RUNNING`
     Executions(executions::ExecutionsArgs),
+    /// Writes a line to an execution's log, or each line of stdin as it comes.
+    ///
+    /// Lines from stdin go in batches at least every 200 ms, retried on 429 and 503
+    /// without writing any twice.
+    ///
+    /// Example: `./import.sh 2>&1 | pipelog log --cid "$CID" --emitter import.sh`
+    Log(write::LogArgs),
+    /// Runs a command as an execution of a job, its output as the execution's log.
+    ///
+    /// stdout lines are `info`, stderr lines `error`; the execution ends COMPLETED,
+    /// FAILED or TERMINATED as the command does, and pipelog exits with its code.
+    ///
+    /// Example: `pipelog run --job nightly-backup -- /usr/local/bin/backup.sh --full`
+    Run(run::RunArgs),
     /// Prints an execution's log, or follows it live until the execution ends.
     ///
     /// Example: `pipelog logs 0193... --follow --severity warning,error`
@@ -66,6 +83,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit { command } => audit::run(command),
         Command::Login(args) => profiles::login(args).map(|()| ExitCode::SUCCESS),
         Command::Executions(args) => executions::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Log(args) => write::run(args),
+        Command::Run(args) => run::run(args),
         Command::Logs(args) => logs::run(args),
     }
 }

@@ -80,6 +80,41 @@ impl Remote {
         json_answer("POST", path, response)
     }
 
+    /// `POST path` with a body of `content_type` and extra headers, answered as it came:
+    /// callers that retry tell a refusal worth retrying (429, 503) from one that is not.
+    /// `Err` only when no answer came at all (the server could not be reached, or the
+    /// connection broke).
+    pub fn post_raw(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<RawAnswer, ureq::Error> {
+        let mut request = self
+            .agent
+            .post(self.url(path))
+            .header("X-Api-Key", &self.key)
+            .header("Accept", "application/json")
+            .content_type(content_type);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut response = request.send(body)?;
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok()?.trim().parse().ok())
+            .map(Duration::from_secs);
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string()?;
+        Ok(RawAnswer {
+            status,
+            retry_after,
+            text,
+        })
+    }
+
     /// `GET path` as a stream without a time limit (a live tail), sending `Last-Event-ID`
     /// when resuming; the answer's body to read as it comes.
     pub fn get_stream(
@@ -126,6 +161,30 @@ impl Remote {
     }
 }
 
+/// An answer as it came, for callers that look at its status themselves.
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub status: u16,
+    /// What a 429 or 503 said about when to come back.
+    pub retry_after: Option<Duration>,
+    pub text: String,
+}
+
+impl RawAnswer {
+    /// The server's message in an error answer (`{status, message, requestId}`), else the
+    /// body as it is.
+    pub fn message(&self) -> String {
+        error_message(&self.text)
+    }
+}
+
+fn error_message(text: &str) -> String {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|body| body["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| text.trim().to_owned())
+}
+
 /// The answer's JSON, or an error holding the server's own message.
 fn json_answer(
     method: &str,
@@ -138,12 +197,11 @@ fn json_answer(
         .read_to_string()
         .with_context(|| format!("{method} {path}: the answer was cut short"))?;
     if !status.is_success() {
-        // pipelog's errors are `{status, message, requestId}`; anything else is shown as is.
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|body| body["message"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| text.trim().to_owned());
-        bail!("{method} {path}: {}: {message}", status.as_u16());
+        bail!(
+            "{method} {path}: {}: {}",
+            status.as_u16(),
+            error_message(&text)
+        );
     }
     if text.trim().is_empty() {
         return Ok(Value::Null);

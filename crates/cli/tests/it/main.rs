@@ -12,5 +12,6 @@ mod large;
 mod nodes;
 mod overload;
 mod settings;
+mod shipping;
 mod signals;
 mod tls;

@@ -1,0 +1,296 @@
+//! The commands that write logs: `pipelog log` from a pipe under a rate limit loses and
+//! doubles nothing, and `pipelog run` turns a command into an execution whose log, final
+//! status and exit code follow the command's.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::process::{CHOSEN_KEY, Server, pipelog, run};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Every line of an execution, oldest first.
+async fn all_lines(server: &Server, client: &reqwest::Client, id: &str) -> Vec<Value> {
+    let mut lines = Vec::new();
+    let mut path = format!("/v1/executions/{id}/logs?limit=1000");
+    loop {
+        let page = server.call(client, Method::GET, &path, Value::Null).await;
+        lines.extend(page["data"].as_array().unwrap().iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/v1/executions/{id}/logs?limit=1000&cursor={cursor}"),
+            None => return lines,
+        }
+    }
+}
+
+/// The only execution of a job.
+async fn execution_of(server: &Server, client: &reqwest::Client, job: &str) -> Value {
+    let page = server
+        .call(
+            client,
+            Method::GET,
+            &format!("/v1/executions?jobKey={job}"),
+            Value::Null,
+        )
+        .await;
+    let executions = page["data"].as_array().unwrap();
+    assert_eq!(executions.len(), 1, "{page}");
+    executions[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_from_a_pipe_under_a_rate_limit_writes_every_line_once() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[], &[("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)]);
+    let client = reqwest::Client::new();
+    // Ten requests a minute: a new one every 6 s once the first ten are spent.
+    let created = server
+        .call(
+            &client,
+            Method::POST,
+            "/v1/keys",
+            json!({"permissions": ["EXECUTION_LOGS_WRITE"], "rateLimit": 10}),
+        )
+        .await;
+    let key = created["key"].as_str().unwrap().to_owned();
+    let env = [
+        ("PIPELOG_URL", server.base.as_str()),
+        ("PIPELOG_API_KEY", &key),
+    ];
+
+    let mut writer = pipelog(
+        &["log", "--cid", "cron-2026-11-22", "--emitter", "feeder"],
+        &env,
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut stdin = writer.stdin.take().unwrap();
+    // Lines as a slow producer writes them: more flushes than the limit allows, so some
+    // batches are refused with 429 and sent again, and later lines queue up meanwhile.
+    const LINES: usize = 60;
+    let feeding = std::thread::spawn(move || {
+        for number in 0..LINES {
+            writeln!(stdin, "line {number}").unwrap();
+            stdin.flush().unwrap();
+            if number < 24 {
+                std::thread::sleep(Duration::from_millis(120));
+            }
+        }
+    });
+    let output = tokio::task::spawn_blocking(move || writer.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    feeding.join().unwrap();
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("429"),
+        "the limit was reached and waited out: {stderr}"
+    );
+
+    let execution = execution_of(&server, &client, "feeder").await;
+    assert_eq!(execution["cid"], "cron-2026-11-22");
+    assert_eq!(execution["status"], "RUNNING");
+    let lines = all_lines(&server, &client, execution["id"].as_str().unwrap()).await;
+    let messages: Vec<String> = lines
+        .iter()
+        .map(|line| line["message"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = (0..LINES).map(|number| format!("line {number}")).collect();
+    assert_eq!(messages, expected, "every line once, in order");
+    assert!(lines.iter().all(|line| line["emitterName"] == "feeder"));
+    let batches: std::collections::BTreeSet<&str> = lines
+        .iter()
+        .map(|line| line["createdAt"].as_str().unwrap())
+        .collect();
+    assert!(batches.len() > 1, "the lines went as they came, in batches");
+
+    // One line, as an argument, with a severity; an execution that ended takes no more.
+    let one = run(
+        &[
+            "log",
+            "--cid",
+            "cron-2026-11-22",
+            "--severity",
+            "error",
+            "--markdown",
+            "**disk full**",
+        ],
+        &[
+            ("PIPELOG_URL", server.base.as_str()),
+            ("PIPELOG_API_KEY", CHOSEN_KEY),
+        ],
+    );
+    assert!(one.status.success(), "{}", text(&one.stderr));
+    let id = execution["id"].as_str().unwrap();
+    let last = all_lines(&server, &client, id).await.pop().unwrap();
+    assert_eq!(
+        (&last["message"], &last["severity"], &last["messageType"]),
+        (&json!("**disk full**"), &json!("error"), &json!("MARKDOWN"))
+    );
+    server
+        .call(
+            &client,
+            Method::POST,
+            &format!("/v1/executions/{id}/end"),
+            json!({"status": "COMPLETED"}),
+        )
+        .await;
+    let refused = run(
+        &["log", "--execution", id, "too late"],
+        &[
+            ("PIPELOG_URL", server.base.as_str()),
+            ("PIPELOG_API_KEY", CHOSEN_KEY),
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let error = text(&refused.stderr);
+    assert_eq!(error.lines().count(), 1, "{error}");
+    assert!(error.contains("409"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_logs_a_command_and_ends_as_it_did() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[], &[("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)]);
+    let client = reqwest::Client::new();
+    let env = [
+        ("PIPELOG_URL", server.base.as_str()),
+        ("PIPELOG_API_KEY", CHOSEN_KEY),
+    ];
+
+    // A command that fails: its output is logged (and copied), its code passed through.
+    let failed = run(
+        &[
+            "run",
+            "--job",
+            "import",
+            "--",
+            "sh",
+            "-c",
+            "echo reading orders; echo 'orders: no such table' >&2; exit 3",
+        ],
+        &env,
+    );
+    assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stderr));
+    assert_eq!(text(&failed.stdout), "reading orders\n");
+    assert!(text(&failed.stderr).contains("orders: no such table\n"));
+    let execution = execution_of(&server, &client, "import").await;
+    assert_eq!(execution["status"], "FAILED");
+    assert_eq!(
+        execution["input"]["command"],
+        json!([
+            "sh",
+            "-c",
+            "echo reading orders; echo 'orders: no such table' >&2; exit 3"
+        ])
+    );
+    let lines = all_lines(&server, &client, execution["id"].as_str().unwrap()).await;
+    let seen: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|line| {
+            (
+                line["severity"].as_str().unwrap(),
+                line["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(seen.contains(&("info", "reading orders")), "{seen:?}");
+    assert!(
+        seen.contains(&("error", "orders: no such table")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.last(),
+        Some(&("error", "the command exited with code 3")),
+        "{seen:?}"
+    );
+    assert_eq!(lines[0]["emitterName"], "sh");
+
+    // A command that succeeds, quietly.
+    let completed = run(
+        &["run", "--job", "backup", "--quiet", "--", "echo", "done"],
+        &env,
+    );
+    assert_eq!(
+        completed.status.code(),
+        Some(0),
+        "{}",
+        text(&completed.stderr)
+    );
+    assert_eq!(text(&completed.stdout), "", "--quiet copies nothing");
+    assert_eq!(
+        execution_of(&server, &client, "backup").await["status"],
+        "COMPLETED"
+    );
+
+    // A command that cannot be started fails the execution with the shell's 127.
+    let missing = run(
+        &["run", "--job", "missing", "--", "/nonexistent/command"],
+        &env,
+    );
+    assert_eq!(missing.status.code(), Some(127));
+    let execution = execution_of(&server, &client, "missing").await;
+    assert_eq!(execution["status"], "FAILED");
+    let lines = all_lines(&server, &client, execution["id"].as_str().unwrap()).await;
+    assert!(
+        lines[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot run `/nonexistent/command`"),
+        "{lines:?}"
+    );
+
+    // SIGTERM to pipelog reaches the command; the execution is TERMINATED, the exit 143.
+    let mut wrapped = pipelog(
+        &[
+            "run",
+            "--job",
+            "long",
+            "--",
+            "sh",
+            "-c",
+            "echo started; exec sleep 30",
+        ],
+        &env,
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut first = [0u8; 8];
+    std::io::Read::read_exact(wrapped.stdout.as_mut().unwrap(), &mut first).unwrap();
+    assert_eq!(&first, b"started\n");
+    terminate(wrapped.id());
+    let terminated = tokio::task::spawn_blocking(move || wrapped.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        terminated.status.code(),
+        Some(143),
+        "{}",
+        text(&terminated.stderr)
+    );
+    let execution = execution_of(&server, &client, "long").await;
+    assert_eq!(execution["status"], "TERMINATED");
+}
+
+/// SIGTERM to a process, as `kill PID` sends it.
+fn terminate(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
