@@ -1,8 +1,9 @@
-//! `pipelog audit verify`: recomputes the audit hash chains of a data dir, with the server
-//! stopped or running, optionally against a digest kept since, and exits non-zero if any
-//! chain is broken.
+//! `pipelog audit`: `find` searches a server's audit log (see [`crate::audit_remote`]);
+//! `verify` asks a server to check the key's account's hash chain, or, given a data dir or
+//! a database, recomputes every account's chain straight from the store, with the server
+//! stopped or running. Either takes a digest kept since, and exits 1 if a chain is broken.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -21,10 +22,16 @@ use crate::settings::StoreArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recomputes every account's audit chain (or one account's) and names the first
-    /// broken entry. Exits 1 if any chain is broken.
+    /// Searches the audit log, newest first, with the find language's JSON or a compact
+    /// expression compiled to it (grammar: docs/api.md, "Compact expressions").
     ///
-    /// Example: `pipelog audit verify --data-dir ./pipelog-data --account acme`
+    /// Example: `pipelog audit find 'type = job.end and details.jobInstanceStatus in (FAILED, TIMED_OUT) and timeGenerated >= 2026-11-01'`
+    Find(crate::audit_remote::FindArgs),
+    /// Checks the audit hash chain and names the first broken entry; exits 1 if it is
+    /// broken. Asks the server (for the key's account), or with --data-dir, --database or
+    /// --config recomputes every account's chain (or --account's) straight from the store.
+    ///
+    /// Example: `pipelog audit verify --digest digest-2026-11-01.json`
     Verify(VerifyArgs),
 }
 
@@ -32,13 +39,20 @@ pub enum AuditCommand {
 pub struct VerifyArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// Only this account.
+    /// Only this account (straight from the store only; a server checks the key's).
     #[arg(long)]
     account: Option<String>,
-    /// A digest from `GET /v1/audit_logs/digest`, kept since: checks its signature with
-    /// the data dir's key, and that its account's chain still passes through it.
-    #[arg(long, value_name = "FILE")]
-    digest: Option<PathBuf>,
+    #[command(flatten)]
+    remote: crate::audit_remote::RemoteVerifyArgs,
+}
+
+impl VerifyArgs {
+    /// Whether the check runs straight on a store rather than through a server.
+    fn is_local(&self) -> bool {
+        self.store.config.is_some()
+            || self.store.data_dir.is_some()
+            || self.store.database.is_some()
+    }
 }
 
 /// The parts of a saved digest this check reads.
@@ -96,7 +110,15 @@ fn read_digest(path: &Path, data_dir: &Path) -> anyhow::Result<(AccountId, Chain
 
 pub fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
     match command {
-        AuditCommand::Verify(args) => verify(args),
+        AuditCommand::Find(args) => crate::audit_remote::find(args),
+        AuditCommand::Verify(args) if args.is_local() => verify(args),
+        AuditCommand::Verify(args) => {
+            anyhow::ensure!(
+                args.account.is_none(),
+                "--account is for a check straight on a store (--data-dir or --database); a server checks its key's account"
+            );
+            crate::audit_remote::verify(args.remote)
+        }
     }
 }
 
@@ -109,6 +131,7 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         .context("invalid --account")?;
     let settings = args.store.resolve()?;
     let anchor = args
+        .remote
         .digest
         .as_deref()
         .map(|path| read_digest(path, &settings.data_dir))

@@ -166,7 +166,7 @@ fn list(
 }
 
 /// Percent-encodes what is not unreserved in a URL.
-fn query_value(text: &str) -> String {
+pub(crate) fn query_value(text: &str) -> String {
     let mut encoded = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~,".contains(&byte) {

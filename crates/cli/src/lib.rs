@@ -1,11 +1,13 @@
 //! The `pipelog` command line: `serve` runs the server; `keys` and `audit` work straight on
-//! a data dir; `login`, `executions`, `log`, `run` and `logs` are clients of a server.
+//! a data dir; `login`, `executions`, `log`, `run`, `logs`, `export`, `ops` and `audit
+//! find` are clients of a server.
 
 mod settings;
 mod secrets;
 mod serve;
 mod keys;
 mod audit;
+mod audit_remote;
 mod profiles;
 mod remote;
 mod output;
@@ -14,6 +16,8 @@ mod logs;
 mod shipper;
 mod write;
 mod run;
+mod export;
+mod ops;
 
 use std::process::ExitCode;
 
@@ -36,11 +40,16 @@ enum Command {
     /// Example: `pipelog serve --listen 0.0.0.0:8080 --data-dir /var/lib/pipelog`
     Serve(ServeArgs),
     /// Manages API keys directly in a data dir, with the server stopped or running.
+    ///
+    /// Example: `pipelog keys create --data-dir /var/lib/pipelog --account acme --permissions JOBS_READ,EXECUTION_LOGS_READ`
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
-    /// Checks audit logs straight in a data dir, with the server stopped or running.
+    /// Searches a server's audit log, and checks audit hash chains (through a server, or
+    /// straight in a data dir or database).
+    ///
+    /// Example: `pipelog audit find 'type = key.create and timeGenerated >= 2026-11-01'`
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
@@ -73,6 +82,15 @@ enum Command {
     ///
     /// Example: `pipelog logs 0193... --follow --severity warning,error`
     Logs(logs::LogsArgs),
+    /// Downloads an execution's whole log to a file, with a progress bar; run again
+    /// after an interruption, it resumes where the download stopped.
+    ///
+    /// Example: `pipelog export 0193... --format text -o run.log`
+    Export(export::ExportArgs),
+    /// Shows a data operation's operating log, its statistics and its Gantt chart.
+    ///
+    /// Example: `pipelog ops stats f670127a-ef1b-4926-ab64-387fba251523`
+    Ops(ops::OpsArgs),
 }
 
 /// Runs one command line to completion.
@@ -86,5 +104,36 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Log(args) => write::run(args),
         Command::Run(args) => run::run(args),
         Command::Logs(args) => logs::run(args),
+        Command::Export(args) => export::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Ops(args) => ops::run(args).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// `--help` shows an example for every command and group of commands.
+    #[test]
+    fn every_command_has_an_example() {
+        fn check(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in command.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                let help = sub
+                    .get_long_about()
+                    .or(sub.get_about())
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                if !help.contains("Example: `") {
+                    missing.push(path.clone());
+                }
+                check(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        check(&Cli::command(), "pipelog", &mut missing);
+        assert!(missing.is_empty(), "without an example: {missing:?}");
     }
 }

@@ -67,6 +67,25 @@ impl Remote {
         json_answer("GET", path, response)
     }
 
+    /// `GET path`, its answer as text (a chart, say), or an error with the server's message.
+    pub fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let mut response = self
+            .agent
+            .get(self.url(path))
+            .header("X-Api-Key", &self.key)
+            .call()
+            .with_context(|| format!("cannot reach {}", self.base))?;
+        let status = response.status();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .with_context(|| format!("GET {path}: the answer was cut short"))?;
+        if !status.is_success() {
+            bail!("GET {path}: {}: {}", status.as_u16(), error_message(&text));
+        }
+        Ok(text)
+    }
+
     /// `POST path` with a JSON body, its JSON answer (null when it has none).
     pub fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         let response = self
@@ -142,6 +161,23 @@ impl Remote {
             }));
         }
         Ok(response.into_body().into_reader())
+    }
+
+    /// `GET url` for a download link (which needs no key, so none is sent), from byte
+    /// `offset` on (`Range`) when it is not 0; without a time limit, since files may be
+    /// large. The answer as it came: 200, 206, or an error status to look at.
+    pub fn download(&self, url: &str, offset: u64) -> anyhow::Result<Response<ureq::Body>> {
+        let mut request = self.agent.get(url);
+        if offset > 0 {
+            request = request.header("Range", format!("bytes={offset}-"));
+        }
+        request
+            .config()
+            .timeout_global(None)
+            .timeout_connect(Some(REQUEST_TIMEOUT))
+            .build()
+            .call()
+            .with_context(|| format!("cannot reach {}", self.base))
     }
 
     /// Whether the server takes the key: any answer but 401 says it does (a key without

@@ -279,3 +279,181 @@ async fn logs_prints_filters_and_follows_until_the_end() {
             .ends_with("written while followed")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_and_ops_commands_read_what_the_server_holds() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &[], &[("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)]);
+    let client = reqwest::Client::new();
+    let env = [
+        ("PIPELOG_URL", server.base.as_str()),
+        ("PIPELOG_API_KEY", CHOSEN_KEY),
+    ];
+    for (job, status) in [("nightly", "FAILED"), ("hourly", "COMPLETED")] {
+        let execution = server
+            .call(
+                &client,
+                reqwest::Method::POST,
+                "/v1/executions",
+                serde_json::json!({"jobKey": job}),
+            )
+            .await;
+        let id = execution["id"].as_str().unwrap();
+        server
+            .call(
+                &client,
+                reqwest::Method::POST,
+                &format!("/v1/executions/{id}/end"),
+                serde_json::json!({"status": status}),
+            )
+            .await;
+    }
+
+    // The compact expression and the JSON it compiles to find the same entry.
+    let compact = "type = job.end and details.jobInstanceStatus in (FAILED, TIMED_OUT)";
+    let found = run(&["audit", "find", compact, "-o", "json"], &env);
+    assert!(found.status.success(), "{}", text(&found.stderr));
+    let entries: Vec<Value> = text(&found.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["details"]["jobInstanceStatus"], "FAILED");
+    let explained = run(&["audit", "find", "--explain", compact], &env);
+    let json = text(&explained.stdout);
+    let same = run(&["audit", "find", &json, "-o", "json"], &env);
+    assert_eq!(text(&same.stdout), text(&found.stdout));
+    let table = run(&["audit", "find", "--limit", "3"], &env);
+    let table = text(&table.stdout);
+    assert_eq!(table.lines().count(), 4, "a header and 3 entries: {table}");
+    assert!(table.starts_with("TIME "), "{table}");
+
+    let bad = run(&["audit", "find", "type = job.end and"], &env);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr).contains("at column 19"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    let verified = run(&["audit", "verify"], &env);
+    assert!(verified.status.success(), "{}", text(&verified.stderr));
+    assert!(
+        text(&verified.stdout).ends_with("entries checked, chain intact\n"),
+        "{}",
+        text(&verified.stdout)
+    );
+    let digest = server
+        .call(
+            &client,
+            reqwest::Method::GET,
+            "/v1/audit_logs/digest",
+            Value::Null,
+        )
+        .await;
+    let digest_file = data.path().join("digest.json");
+    std::fs::write(&digest_file, digest.to_string()).unwrap();
+    let against = run(
+        &[
+            "audit",
+            "verify",
+            "--digest",
+            digest_file.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+        &env,
+    );
+    assert!(against.status.success(), "{}", text(&against.stderr));
+    let result: Value = serde_json::from_slice(&against.stdout).unwrap();
+    assert_eq!(result["valid"], true);
+
+    // One operation: a publisher's Start and Finish, a consumer's Ack and Finish.
+    let operation = "f670127a-ef1b-4926-ab64-387fba251523";
+    let publisher = "65d9f221-01ce-433f-bc63-e81a4201516a";
+    let consumer = "1d9f221a-01ce-433f-bc63-e81a4201516a";
+    let item = |kind: &str, activity: &str, source: &str, at: &str| {
+        let mut item = serde_json::json!({
+            "operationType": kind, "operationId": operation, "activityType": activity,
+            "sourceId": source, "source": if source == publisher { "ERP" } else { "Shop" },
+            "utcTimestamp": at,
+        });
+        if source == consumer {
+            item["publisherSourceId"] = publisher.into();
+        }
+        item
+    };
+    server
+        .call(
+            &client,
+            reqwest::Method::POST,
+            "/api/v1/OperatingLogs/batch",
+            serde_json::json!([
+                item(
+                    "InputData",
+                    "Application|Start",
+                    publisher,
+                    "2026-11-22T10:00:00.000Z"
+                ),
+                item(
+                    "InputData",
+                    "Application|Finish",
+                    publisher,
+                    "2026-11-22T10:00:01.000Z"
+                ),
+                item(
+                    "ConsumeData",
+                    "Application|Ack",
+                    consumer,
+                    "2026-11-22T10:00:01.500Z"
+                ),
+                item(
+                    "ConsumeData",
+                    "Application|Finish",
+                    consumer,
+                    "2026-11-22T10:00:03.000Z"
+                ),
+            ]),
+        )
+        .await;
+    let got = run(&["ops", "get", operation], &env);
+    assert!(got.status.success(), "{}", text(&got.stderr));
+    let listed = text(&got.stdout);
+    assert_eq!(listed.lines().count(), 5, "{listed}");
+    assert!(
+        listed
+            .lines()
+            .nth(4)
+            .unwrap()
+            .contains("Application|Finish")
+    );
+    let stats = run(&["ops", "stats", operation, "-o", "json"], &env);
+    let stats: Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(stats["endToEndMs"], 3000);
+    let table = text(&run(&["ops", "stats", operation], &env).stdout);
+    assert!(table.contains("end to end: 3000 ms"), "{table}");
+    let chart = data.path().join("op.svg");
+    let drawn = run(
+        &[
+            "ops",
+            "gantt",
+            operation,
+            "--format",
+            "svg",
+            "-o",
+            chart.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert!(drawn.status.success(), "{}", text(&drawn.stderr));
+    assert!(std::fs::read_to_string(&chart).unwrap().starts_with("<svg"));
+    let unknown = run(
+        &["ops", "stats", "00000000-0000-0000-0000-000000000000"],
+        &env,
+    );
+    assert!(
+        text(&unknown.stderr).contains("404"),
+        "{}",
+        text(&unknown.stderr)
+    );
+}

@@ -7,6 +7,7 @@ mod audit;
 mod bootstrap;
 mod client;
 mod crash;
+mod exporting;
 mod keys;
 mod large;
 mod nodes;
