@@ -486,6 +486,11 @@ fn json_endpoints(f: &Fixture) -> Vec<(Method, String, Value)> {
         ),
         (
             Method::POST,
+            "/v1/data-factory/logs".into(),
+            json!([line()]),
+        ),
+        (
+            Method::POST,
             "/v1/executions".into(),
             json!({"jobKey": "j"}),
         ),
@@ -542,7 +547,7 @@ fn json_endpoints(f: &Fixture) -> Vec<(Method, String, Value)> {
 /// A row for `endpoint`, with the `cid` header the Data Factory route needs.
 fn to(what: String, method: &Method, path: &str) -> Row {
     let row = row(what, method.clone(), path);
-    if path == "/v1/data-factory/log" {
+    if path.starts_with("/v1/data-factory/") {
         row.header("cid", "hostile-cid")
     } else {
         row

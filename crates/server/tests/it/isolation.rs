@@ -157,6 +157,11 @@ fn table() -> Vec<Row> {
             .json(r#"{"message": "b-written", "emitterName": "b-emitter", "eventCorrelationId": "b"}"#)
             .b_gets(Own(S::CREATED))
             .a_gets(S::CREATED),
+        row("POST /v1/data-factory/logs", "/v1/data-factory/logs", "EXECUTION_LOGS_WRITE")
+            .header("cid", "$running_cid")
+            .json(r#"[{"message": "b-written", "emitterName": "b-emitter"}]"#)
+            .b_gets(Own(S::CREATED))
+            .a_gets(S::CREATED),
         // Executions: job keys are per account.
         row("POST /v1/executions", "/v1/executions", "JOBS_EXECUTE")
             .json(r#"{"jobKey": "$job", "jobTitle": "b-title"}"#)
