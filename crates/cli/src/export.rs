@@ -284,12 +284,17 @@ impl Export {
         match response.status().as_u16() {
             // 403: the link expired; 404: the file is gone (its export may still be known).
             403 | 404 => return Ok(Downloaded::LinkGone),
+            // Nothing past `offset`: the part is whole if the file is that long.
+            416 if range_total(&response) == Some(offset) => {
+                return Ok(Downloaded::Complete);
+            }
             416 => return Ok(Downloaded::StartOver),
             200 if offset > 0 => return Ok(Downloaded::StartOver),
             _ => {}
         }
         check_download(&mut response, offset)?;
-        if let Some(total) = total_length(&response, offset) {
+        let total = total_length(&response, offset);
+        if let Some(total) = total {
             bar.set_length(total);
         }
         let mut counting = LineCounter {
@@ -299,6 +304,13 @@ impl Export {
             lines,
         };
         self.copy(response.body_mut().as_reader(), &mut counting, bar)?;
+        let written = file.metadata()?.len();
+        if let Some(total) = total {
+            anyhow::ensure!(
+                written == total,
+                "the download ended at byte {written} of {total}"
+            );
+        }
         Ok(Downloaded::Complete)
     }
 
@@ -378,11 +390,17 @@ fn check_download(
 
 /// The file's whole length, from `Content-Range` or `Content-Length`.
 fn total_length(response: &ureq::http::Response<ureq::Body>, offset: u64) -> Option<u64> {
-    let header = |name| response.headers().get(name)?.to_str().ok();
-    if let Some(range) = header("content-range") {
-        return range.rsplit('/').next()?.parse().ok();
+    if let Some(total) = range_total(response) {
+        return Some(total);
     }
-    Some(offset + header("content-length")?.parse::<u64>().ok()?)
+    let length = response.headers().get("content-length")?.to_str().ok()?;
+    Some(offset + length.parse::<u64>().ok()?)
+}
+
+/// The whole length `Content-Range` gives (`bytes 0-99/1000`, or `bytes */1000` on a 416).
+fn range_total(response: &ureq::http::Response<ureq::Body>) -> Option<u64> {
+    let range = response.headers().get("content-range")?.to_str().ok()?;
+    range.rsplit('/').next()?.parse().ok()
 }
 
 /// Counts the newlines written, to show lines beside bytes.

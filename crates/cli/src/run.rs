@@ -130,7 +130,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs the command to its end, its output going to `lines` (and copied, unless `quiet`);
-/// how it exited, and whether every line of its output was handed over.
+/// how it exited, and whether every line of its output was handed over. An error means
+/// the command could not be started (or waited for).
 fn run_command(
     command: &[OsString],
     quiet: bool,
@@ -160,15 +161,21 @@ fn run_command(
             let tee = (!quiet).then_some(&mut copy as &mut dyn Write);
             pump(stderr, "error", emitter.as_deref(), lines, tee)
         });
-        let joined = |handle: std::thread::ScopedJoinHandle<'_, std::io::Result<bool>>| {
-            handle
-                .join()
-                .unwrap_or_else(|_| Err(std::io::Error::other("a reader thread panicked")))
+        // A pipe that could not be read (or a reader that panicked) lost lines too.
+        let delivered = |handle: std::thread::ScopedJoinHandle<'_, std::io::Result<bool>>| {
+            match handle.join() {
+                Ok(Ok(delivered)) => delivered,
+                Ok(Err(error)) => {
+                    eprintln!("pipelog: error: cannot read the command's output: {error}");
+                    false
+                }
+                Err(_) => false,
+            }
         };
-        (joined(out), joined(err))
+        (delivered(out), delivered(err))
     });
     let status = child.wait()?;
-    Ok((status, out_delivered? && err_delivered?))
+    Ok((status, out_delivered && err_delivered))
 }
 
 /// The final status an exit makes, and the code pipelog exits with.

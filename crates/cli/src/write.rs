@@ -87,7 +87,7 @@ pub fn run(args: LogArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The static name of a severity clap has checked.
-pub(crate) fn severity_name(severity: &str) -> &'static str {
+fn severity_name(severity: &str) -> &'static str {
     match severity {
         "debug" => "debug",
         "warning" => "warning",

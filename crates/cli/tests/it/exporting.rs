@@ -70,8 +70,10 @@ async fn an_interrupted_export_resumes_where_it_stopped() {
     slow.wait().unwrap();
     assert!(!file.exists(), "an interrupted download is not the file");
     let interrupted_at = std::fs::metadata(&part).unwrap().len();
+    let state_file = out.path().join("big.log.pipelog-part.json");
+    let state = std::fs::read(&state_file).expect("the part's export is named beside it");
 
-    let resumed = tokio::task::spawn_blocking({
+    let export_again = || {
         let (id, file_arg) = (id.clone(), file_arg.to_owned());
         let env: Vec<(String, String)> = env
             .iter()
@@ -84,9 +86,8 @@ async fn an_interrupted_export_resumes_where_it_stopped() {
                 .collect();
             run(&["export", &id, "--format", "text", "-o", &file_arg], &env)
         }
-    })
-    .await
-    .unwrap();
+    };
+    let resumed = tokio::task::spawn_blocking(export_again()).await.unwrap();
     let stderr = String::from_utf8_lossy(&resumed.stderr);
     assert!(resumed.status.success(), "{stderr}");
     let resumed_from: u64 = stderr
@@ -99,6 +100,22 @@ async fn an_interrupted_export_resumes_where_it_stopped() {
         "{resumed_from} < {interrupted_at}"
     );
     assert!(!part.exists(), "the part became the file");
+
+    assert!(!state_file.exists());
+
+    // A part already whole (killed between the last byte and the rename) is finished
+    // without a byte more: the server answers 416 with the file's length.
+    let whole = std::fs::read(&file).unwrap();
+    std::fs::rename(&file, &part).unwrap();
+    std::fs::write(&state_file, &state).unwrap();
+    let finished = tokio::task::spawn_blocking(export_again()).await.unwrap();
+    let stderr = String::from_utf8_lossy(&finished.stderr);
+    assert!(finished.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("resuming the download at byte {}", whole.len())),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), whole);
 
     let text = std::fs::read_to_string(&file).unwrap();
     let lines: Vec<&str> = text.lines().collect();

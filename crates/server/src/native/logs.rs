@@ -17,6 +17,7 @@ use pipelog_core::log_entry::{
 };
 use pipelog_core::paging::{LogQuery, PageLimit, SeveritySet, SortOrder, TimeRange};
 use pipelog_core::time::UtcTime;
+use pipelog_store::idempotency::RecordedAnswer;
 use pipelog_store::{Appended, LogTarget};
 use serde::de::{DeserializeOwned, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -32,7 +33,6 @@ use crate::extract::{BodyFormat, PathParam, QueryParams, body_bytes, comma_list,
 use crate::idempotency::{answering, json_answer};
 use crate::openapi::ErrorResponse;
 use crate::response::Json;
-use pipelog_store::idempotency::RecordedAnswer;
 
 /// The most lines one request may append.
 pub(crate) const MAX_BATCH_ENTRIES: usize = 10_000;
