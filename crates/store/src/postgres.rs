@@ -186,6 +186,33 @@ impl PostgresStore {
         self.followers.claims_waiting()
     }
 
+    /// Runs `op` in order on the account's lane as a change to execution `id`: its notice
+    /// goes out with the commit, and this node's followers hear of it once committed.
+    async fn change_execution<T, F>(
+        &self,
+        account: AccountId,
+        id: ExecutionId,
+        op: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a Db, UtcTime) -> writer::WriteFuture<'a, T> + Send + 'static,
+    {
+        let changed = self
+            .writer
+            .of(account)
+            .barrier(move |db, now| {
+                Box::pin(async move {
+                    let changed = op(db, now).await?;
+                    writer::notify(execution_notice(id));
+                    Ok(changed)
+                })
+            })
+            .await?;
+        self.announce(id);
+        Ok(changed)
+    }
+
     /// Tells this node's followers of an execution that it changed (after the change
     /// committed); the other nodes hear of it through the notice the write sent.
     fn announce(&self, id: ExecutionId) {
@@ -309,19 +336,10 @@ impl Store for PostgresStore {
         account: AccountId,
         id: ExecutionId,
     ) -> Result<Execution, StoreError> {
-        let execution = self
-            .writer
-            .of(account)
-            .barrier(move |db, now| {
-                Box::pin(async move {
-                    let execution = executions::start(db, account, id, now).await?;
-                    writer::notify(execution_notice(id));
-                    Ok(execution)
-                })
-            })
-            .await?;
-        self.announce(id);
-        Ok(execution)
+        self.change_execution(account, id, move |db, now| {
+            Box::pin(executions::start(db, account, id, now))
+        })
+        .await
     }
 
     async fn end_execution(
@@ -330,19 +348,10 @@ impl Store for PostgresStore {
         id: ExecutionId,
         status: FinalStatus,
     ) -> Result<Execution, StoreError> {
-        let execution = self
-            .writer
-            .of(account)
-            .barrier(move |db, now| {
-                Box::pin(async move {
-                    let execution = executions::end(db, account, id, status, now).await?;
-                    writer::notify(execution_notice(id));
-                    Ok(execution)
-                })
-            })
-            .await?;
-        self.announce(id);
-        Ok(execution)
+        self.change_execution(account, id, move |db, now| {
+            Box::pin(executions::end(db, account, id, status, now))
+        })
+        .await
     }
 
     async fn report_run(
@@ -491,19 +500,10 @@ impl Store for PostgresStore {
         id: ExecutionId,
         actor: Option<KeyId>,
     ) -> Result<DeletedLogs, StoreError> {
-        let deleted = self
-            .writer
-            .of(account)
-            .barrier(move |db, now| {
-                Box::pin(async move {
-                    let deleted = logs::delete(db, account, id, actor, now).await?;
-                    writer::notify(execution_notice(id));
-                    Ok(deleted)
-                })
-            })
-            .await?;
-        self.announce(id);
-        Ok(deleted)
+        self.change_execution(account, id, move |db, now| {
+            Box::pin(logs::delete(db, account, id, actor, now))
+        })
+        .await
     }
 
     async fn purge_deleted_logs(&self, max_rows: usize) -> Result<Option<u64>, StoreError> {

@@ -7,7 +7,7 @@ use std::process::{Output, Stdio};
 
 use serde_json::Value;
 
-use crate::process::{CHOSEN_KEY, Server, pipelog, run};
+use crate::process::{CHOSEN_KEY, Server, pipelog, run, text};
 
 /// Runs `pipelog ARGS` with `input` on stdin.
 fn run_with_stdin(args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
@@ -24,10 +24,6 @@ fn run_with_stdin(args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
         .write_all(input.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]
@@ -190,15 +186,7 @@ async fn logs_prints_filters_and_follows_until_the_end() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &[], &[("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)]);
     let client = reqwest::Client::new();
-    let execution = server
-        .call(
-            &client,
-            reqwest::Method::POST,
-            "/v1/executions",
-            serde_json::json!({"jobKey": "import"}),
-        )
-        .await;
-    let id = execution["id"].as_str().unwrap().to_owned();
+    let id = server.launch(&client, "import").await;
     let append = |lines: Value| {
         let (server, client, id) = (&server, &client, &id);
         async move {
@@ -218,10 +206,7 @@ async fn logs_prints_filters_and_follows_until_the_end() {
         {"message": "Orders table locked", "severity": "error"},
     ]))
     .await;
-    let env = [
-        ("PIPELOG_URL", server.base.as_str()),
-        ("PIPELOG_API_KEY", CHOSEN_KEY),
-    ];
+    let env = server.client_env();
 
     let all = run(&["logs", &id], &env);
     assert!(all.status.success(), "{}", text(&all.stderr));
@@ -285,20 +270,9 @@ async fn audit_and_ops_commands_read_what_the_server_holds() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &[], &[("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)]);
     let client = reqwest::Client::new();
-    let env = [
-        ("PIPELOG_URL", server.base.as_str()),
-        ("PIPELOG_API_KEY", CHOSEN_KEY),
-    ];
+    let env = server.client_env();
     for (job, status) in [("nightly", "FAILED"), ("hourly", "COMPLETED")] {
-        let execution = server
-            .call(
-                &client,
-                reqwest::Method::POST,
-                "/v1/executions",
-                serde_json::json!({"jobKey": job}),
-            )
-            .await;
-        let id = execution["id"].as_str().unwrap();
+        let id = server.launch(&client, job).await;
         server
             .call(
                 &client,

@@ -12,15 +12,7 @@ async fn an_interrupted_export_resumes_where_it_stopped() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &[], &[("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)]);
     let client = reqwest::Client::new();
-    let execution = server
-        .call(
-            &client,
-            reqwest::Method::POST,
-            "/v1/executions",
-            serde_json::json!({"jobKey": "big"}),
-        )
-        .await;
-    let id = execution["id"].as_str().unwrap().to_owned();
+    let id = server.launch(&client, "big").await;
     let padding = "x".repeat(60);
     for batch in 0..LINES / 10_000 {
         let body: String = (batch * 10_000..(batch + 1) * 10_000)
@@ -28,10 +20,7 @@ async fn an_interrupted_export_resumes_where_it_stopped() {
             .collect();
         server.append_ndjson(&client, &id, body).await;
     }
-    let env = [
-        ("PIPELOG_URL", server.base.as_str()),
-        ("PIPELOG_API_KEY", CHOSEN_KEY),
-    ];
+    let env = server.client_env();
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("big.log");
     let part = out.path().join("big.log.pipelog-part");

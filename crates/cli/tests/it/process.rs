@@ -123,6 +123,24 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// The variables that point a client command at this server with the chosen key.
+    pub fn client_env(&self) -> [(&'static str, &str); 2] {
+        [("PIPELOG_URL", &self.base), ("PIPELOG_API_KEY", CHOSEN_KEY)]
+    }
+
+    /// Launches an execution of `job` with the chosen key; its id.
+    pub async fn launch(&self, client: &reqwest::Client, job: &str) -> String {
+        let execution = self
+            .call(
+                client,
+                reqwest::Method::POST,
+                "/v1/executions",
+                serde_json::json!({"jobKey": job}),
+            )
+            .await;
+        execution["id"].as_str().unwrap().to_owned()
+    }
+
     /// A JSON request with the chosen key (`body`: none when `Null`); the answer's JSON,
     /// which must come with a success status.
     pub async fn call(
@@ -254,6 +272,11 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A command's output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Runs a `pipelog` command to completion.

@@ -9,11 +9,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::process::{CHOSEN_KEY, Server, pipelog, run};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::process::{CHOSEN_KEY, Server, pipelog, run, text};
 
 /// Every line of an execution, oldest first.
 async fn all_lines(server: &Server, client: &reqwest::Client, id: &str) -> Vec<Value> {
@@ -126,10 +122,7 @@ async fn log_from_a_pipe_under_a_rate_limit_writes_every_line_once() {
             "--markdown",
             "**disk full**",
         ],
-        &[
-            ("PIPELOG_URL", server.base.as_str()),
-            ("PIPELOG_API_KEY", CHOSEN_KEY),
-        ],
+        &server.client_env(),
     );
     assert!(one.status.success(), "{}", text(&one.stderr));
     let id = execution["id"].as_str().unwrap();
@@ -148,10 +141,7 @@ async fn log_from_a_pipe_under_a_rate_limit_writes_every_line_once() {
         .await;
     let refused = run(
         &["log", "--execution", id, "too late"],
-        &[
-            ("PIPELOG_URL", server.base.as_str()),
-            ("PIPELOG_API_KEY", CHOSEN_KEY),
-        ],
+        &server.client_env(),
     );
     assert_eq!(refused.status.code(), Some(1));
     let error = text(&refused.stderr);
@@ -164,10 +154,7 @@ async fn run_logs_a_command_and_ends_as_it_did() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &[], &[("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)]);
     let client = reqwest::Client::new();
-    let env = [
-        ("PIPELOG_URL", server.base.as_str()),
-        ("PIPELOG_API_KEY", CHOSEN_KEY),
-    ];
+    let env = server.client_env();
 
     // A command that fails: its output is logged (and copied), its code passed through.
     let failed = run(

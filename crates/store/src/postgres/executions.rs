@@ -115,16 +115,11 @@ pub(super) async fn find(
     account: AccountId,
     id: ExecutionId,
 ) -> Result<ExecutionRow, StoreError> {
-    let statement = db
-        .prepare_cached(concat!(
-            execution_select!(),
-            " WHERE e.account_id = $1 AND e.public_id = $2"
-        ))
-        .await?;
-    let rows = db
-        .query(&statement, &[&account.get(), &uuid(id.as_bytes())])
-        .await?;
-    first_execution(&rows)?.ok_or(NOT_FOUND)
+    let sql = concat!(
+        execution_select!(),
+        " WHERE e.account_id = $1 AND e.public_id = $2"
+    );
+    find_by(db, sql, account, id).await
 }
 
 /// As `find`, and locks the execution's row until the write's group commits, so that what
@@ -134,12 +129,21 @@ pub(super) async fn find_locked(
     account: AccountId,
     id: ExecutionId,
 ) -> Result<ExecutionRow, StoreError> {
-    let statement = db
-        .prepare_cached(concat!(
-            execution_select!(),
-            " WHERE e.account_id = $1 AND e.public_id = $2 FOR UPDATE OF e"
-        ))
-        .await?;
+    let sql = concat!(
+        execution_select!(),
+        " WHERE e.account_id = $1 AND e.public_id = $2 FOR UPDATE OF e"
+    );
+    find_by(db, sql, account, id).await
+}
+
+/// The execution `sql` selects by account (`$1`) and id (`$2`).
+async fn find_by(
+    db: &Db,
+    sql: &str,
+    account: AccountId,
+    id: ExecutionId,
+) -> Result<ExecutionRow, StoreError> {
+    let statement = db.prepare_cached(sql).await?;
     let rows = db
         .query(&statement, &[&account.get(), &uuid(id.as_bytes())])
         .await?;
