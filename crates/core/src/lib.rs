@@ -9,6 +9,7 @@ pub mod time;
 pub mod ids;
 pub mod permission;
 pub mod api_key;
+pub mod console_session;
 pub mod job;
 pub mod execution;
 pub mod log_entry;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use pipelog_core::api_key::{ApiKey, ApiKeySecret, KeyHash, KeyRole, RateLimit};
@@ -50,7 +50,10 @@ impl Authenticator {
         }
     }
 
-    async fn key_for(&self, secret: &ApiKeySecret) -> Result<Option<Arc<ApiKey>>, StoreError> {
+    pub(crate) async fn key_for(
+        &self,
+        secret: &ApiKeySecret,
+    ) -> Result<Option<Arc<ApiKey>>, StoreError> {
         let hash = secret.hash();
         {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
@@ -160,19 +163,36 @@ fn presented_key(headers: &HeaderMap) -> Result<ApiKeySecret, ApiError> {
     Err(ApiError::Unauthorized("missing API key".into()))
 }
 
-/// Middleware: authenticates and rate limits, then runs the route with its `Principal`.
+/// The key a request is made with: the one it presents, or else its console session's.
+async fn admitted(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+) -> Result<Arc<ApiKey>, ApiError> {
+    let presents_a_key =
+        headers.contains_key("x-api-key") || headers.contains_key(header::AUTHORIZATION);
+    if !presents_a_key
+        && let Some(key) = crate::console::session::api_key(state, headers, method).await?
+    {
+        return Ok(Arc::new(key));
+    }
+    state
+        .auth
+        .key_for(&presented_key(headers)?)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the API key is not valid (unknown or revoked)".into())
+        })
+}
+
+/// Middleware: authenticates (a key, or a console session) and rate limits, then runs the
+/// route with its `Principal`.
 pub(crate) async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let presented = presented_key(request.headers());
-    let admitted = async {
-        state.auth.key_for(&presented?).await?.ok_or_else(|| {
-            ApiError::Unauthorized("the API key is not valid (unknown or revoked)".into())
-        })
-    };
-    let key = match admitted.await {
+    let key = match admitted(&state, request.headers(), request.method()).await {
         Ok(key) => key,
         Err(error) => return error.into_response(),
     };

@@ -27,6 +27,8 @@ mod otlp;
 mod native;
 mod idempotency;
 mod admission;
+mod render;
+mod console;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -165,6 +167,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(exports::router())
         .merge(metrics::router())
         .merge(openapi::router())
+        .merge(console::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

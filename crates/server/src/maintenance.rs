@@ -216,7 +216,7 @@ async fn remove_abandoned_parts(dir: &std::path::Path) {
     }
 }
 
-/// Idempotency keys forgotten per commit.
+/// Idempotency keys (and expired console sessions) forgotten per commit.
 const FORGET_BATCH: usize = 1_000;
 
 async fn forget_idempotency_keys(state: AppState) {
@@ -237,6 +237,21 @@ async fn forget_idempotency_keys(state: AppState) {
                         tracing::warn!(%error, "forgetting old idempotency keys failed");
                         break;
                     }
+                }
+            }
+        }
+        // Expired console sessions: they no longer open anything, this only frees space.
+        loop {
+            match state
+                .store
+                .expire_sessions(UtcTime::now(), FORGET_BATCH)
+                .await
+            {
+                Ok(removed) if removed as usize == FORGET_BATCH => {}
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "removing expired console sessions failed");
+                    break;
                 }
             }
         }

@@ -2,12 +2,13 @@
 //! claiming queued ones, bulk ingestion, cursor paging, and key management.
 
 mod cursor;
-mod views;
+pub(crate) mod views;
 pub(crate) mod keys;
 pub(crate) mod executions;
 pub(crate) mod logs;
 pub(crate) mod tail;
 pub(crate) mod retention;
+pub(crate) mod operations;
 
 use axum::Router;
 use pipelog_core::ids::{AccountId, AccountName};
@@ -27,6 +28,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(logs::router())
         .merge(tail::router())
         .merge(retention::router())
+        .merge(operations::router())
 }
 
 /// The account a request names with `?account=`: any, for the operator; the key's own

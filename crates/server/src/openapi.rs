@@ -274,6 +274,7 @@ fn operation_id(method: &str, path: &str) -> String {
         pipelog_core::export::ExportFormat,
         pipelog_core::operating::OperationScope,
         pipelog_core::paging::SortOrder,
+        crate::native::views::Render,
     )),
     paths(
         crate::metrics::healthz,
@@ -310,6 +311,7 @@ fn operation_id(method: &str, path: &str) -> String {
         crate::operating::operation_statistics,
         crate::operating::period_statistics,
         crate::operating::gantt,
+        crate::native::operations::list,
         crate::native::keys::create_key,
         crate::native::keys::list_keys,
         crate::native::keys::revoke_key,

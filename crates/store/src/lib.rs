@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use pipelog_core::api_key::{ApiKey, KeyHash, NewApiKey};
 use pipelog_core::audit::{AuditEntry, AuditId, ChainHash, NewAuditEntry};
+use pipelog_core::console_session::SessionHash;
 use pipelog_core::execution::{Execution, ExecutionStatus, FinalStatus, LaunchExecution};
 use pipelog_core::export::{ExportFormat, ExportJob, ExportStatus, ExportToken};
 use pipelog_core::find_query::FindQuery;
@@ -221,6 +222,29 @@ pub struct OperationWindow {
     pub to: UtcTime,
 }
 
+/// One of an account's operations, as the list of recent ones shows it: its id, when its
+/// first item was recorded, and what statistics read of its items (up to
+/// [`RECENT_OPERATION_ITEMS`] of them).
+#[derive(Clone, Debug)]
+pub struct RecentOperation {
+    pub operation: OperationId,
+    pub first_at: UtcTime,
+    pub timings: Vec<ItemTiming>,
+    /// Whether `timings` holds every item (an operation past the bound shows its first ones).
+    pub complete: bool,
+}
+
+/// The items of one operation the list of recent operations reads, at most.
+pub const RECENT_OPERATION_ITEMS: usize = 10_000;
+
+/// Where a list of recent operations continues: before this operation, which began at
+/// `first_at` (newest first, ties by id, descending).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OperationPosition {
+    pub first_at: UtcTime,
+    pub operation: OperationId,
+}
+
 /// Where an orchestrator says a run it names by correlation id has got to (OpenLineage's
 /// run events).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -359,6 +383,27 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<ApiKey, StoreError>;
 
     async fn find_account(&self, name: &AccountName) -> Result<Option<AccountId>, StoreError>;
+
+    /// Opens a web console session: `hash` stands for the key `key` until `expires`.
+    async fn create_session(
+        &self,
+        hash: SessionHash,
+        key: KeyId,
+        expires: UtcTime,
+    ) -> Result<(), StoreError>;
+
+    /// The key of a session that has not expired at `now`, while the key is not revoked.
+    async fn find_session(
+        &self,
+        hash: SessionHash,
+        now: UtcTime,
+    ) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Ends a session (signing out); ending one that is gone succeeds.
+    async fn delete_session(&self, hash: SessionHash) -> Result<(), StoreError>;
+
+    /// Removes up to `limit` sessions that expired before `now`; how many it removed.
+    async fn expire_sessions(&self, now: UtcTime, limit: usize) -> Result<u64, StoreError>;
 
     /// Queues a new execution of a job, creating or updating the job from `launch.job`.
     /// Like every execution change below, it records its audit event (`job.queue`,
@@ -612,6 +657,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         operation: OperationId,
         limit: usize,
     ) -> Result<Vec<ItemTiming>, StoreError>;
+
+    /// The account's operations, newest first by the time of their first item, within
+    /// `window` and before `before`.
+    async fn recent_operations(
+        &self,
+        account: AccountId,
+        window: TimeRange,
+        before: Option<OperationPosition>,
+        limit: PageLimit,
+    ) -> Result<Page<RecentOperation>, StoreError>;
 
     /// How many of the account's operations began within `window`.
     async fn count_operations(

@@ -30,6 +30,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::future::BoxFuture;
 use pipelog_core::api_key::{ApiKey, KeyHash, KeyRole, NewApiKey, RateLimit};
 use pipelog_core::audit::{AuditEntry, NewAuditEntry};
+use pipelog_core::console_session::SessionHash;
 use pipelog_core::execution::{Execution, FinalStatus, LaunchExecution};
 use pipelog_core::export::{ExportJob, ExportToken};
 use pipelog_core::find_query::FindQuery;
@@ -39,7 +40,7 @@ use pipelog_core::ids::{OperatingItemId, OperationId};
 use pipelog_core::log_entry::LogLine;
 use pipelog_core::operating::{ItemTiming, NewOperatingItem, OperatingItem};
 use pipelog_core::operating_stats::{AggregateStatistics, ComponentFilter};
-use pipelog_core::paging::{LogQuery, Page, PageLimit};
+use pipelog_core::paging::{LogQuery, Page, PageLimit, TimeRange};
 use pipelog_core::permission::PermissionSet;
 use pipelog_core::time::UtcTime;
 use tokio::sync::watch;
@@ -50,8 +51,8 @@ use crate::idempotency::{IdempotencyRecord, IdempotencyScope, RecordedAnswer};
 use crate::{
     Appended, AuditPageRequest, ChainAnchor, ChainHead, ChainVerification, DeletedLogs,
     ExecutionFilter, KeyScope, LogPage, LogRun, LogTarget, NewExport, OperatingPage,
-    OperatingQuery, OperationWindow, RateDecision, RecordedAudit, ReportedRun, Store, StoreError,
-    StoreStats, TrackedRun, WrittenCounters,
+    OperatingQuery, OperationPosition, OperationWindow, RateDecision, RecentOperation,
+    RecordedAudit, ReportedRun, Store, StoreError, StoreStats, TrackedRun, WrittenCounters,
 };
 pub use schema::SCHEMA_VERSION;
 use writer::Writer;
@@ -308,6 +309,45 @@ impl Store for PostgresStore {
     async fn find_account(&self, name: &AccountName) -> Result<Option<AccountId>, StoreError> {
         let name = name.clone();
         self.read(move |db| Box::pin(async move { accounts::find_account(db, &name).await }))
+            .await
+    }
+
+    async fn create_session(
+        &self,
+        hash: SessionHash,
+        key: KeyId,
+        expires: UtcTime,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .shared()
+            .barrier(move |db, now| {
+                Box::pin(async move { accounts::create_session(db, hash, key, expires, now).await })
+            })
+            .await
+    }
+
+    async fn find_session(
+        &self,
+        hash: SessionHash,
+        now: UtcTime,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        self.read(move |db| Box::pin(async move { accounts::find_session(db, hash, now).await }))
+            .await
+    }
+
+    async fn delete_session(&self, hash: SessionHash) -> Result<(), StoreError> {
+        self.writer
+            .shared()
+            .barrier(move |db, _| Box::pin(async move { accounts::delete_session(db, hash).await }))
+            .await
+    }
+
+    async fn expire_sessions(&self, now: UtcTime, limit: usize) -> Result<u64, StoreError> {
+        self.writer
+            .shared()
+            .barrier(move |db, _| {
+                Box::pin(async move { accounts::expire_sessions(db, now, limit).await })
+            })
             .await
     }
 
@@ -782,6 +822,21 @@ impl Store for PostgresStore {
             Box::pin(
                 async move { operating::operation_timings(db, account, operation, limit).await },
             )
+        })
+        .await
+    }
+
+    async fn recent_operations(
+        &self,
+        account: AccountId,
+        window: TimeRange,
+        before: Option<OperationPosition>,
+        limit: PageLimit,
+    ) -> Result<Page<RecentOperation>, StoreError> {
+        self.read(move |db| {
+            Box::pin(async move {
+                operating::recent_operations(db, account, window, before, limit).await
+            })
         })
         .await
     }

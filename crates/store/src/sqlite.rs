@@ -25,6 +25,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pipelog_core::api_key::{ApiKey, KeyHash, KeyRole, NewApiKey, RateLimit};
 use pipelog_core::audit::{AuditEntry, NewAuditEntry};
+use pipelog_core::console_session::SessionHash;
 use pipelog_core::execution::{Execution, FinalStatus, LaunchExecution};
 use pipelog_core::export::{ExportJob, ExportToken};
 use pipelog_core::find_query::FindQuery;
@@ -34,7 +35,7 @@ use pipelog_core::ids::{OperatingItemId, OperationId};
 use pipelog_core::log_entry::LogLine;
 use pipelog_core::operating::{ItemTiming, NewOperatingItem, OperatingItem};
 use pipelog_core::operating_stats::{AggregateStatistics, ComponentFilter};
-use pipelog_core::paging::{LogQuery, Page, PageLimit};
+use pipelog_core::paging::{LogQuery, Page, PageLimit, TimeRange};
 use pipelog_core::permission::PermissionSet;
 use pipelog_core::time::UtcTime;
 use rusqlite::Connection;
@@ -47,8 +48,8 @@ use crate::idempotency::{IdempotencyRecord, IdempotencyScope, RecordedAnswer};
 use crate::{
     Appended, AuditPageRequest, ChainAnchor, ChainHead, ChainVerification, DeletedLogs,
     ExecutionFilter, KeyScope, LogPage, LogRun, LogTarget, NewExport, OperatingPage,
-    OperatingQuery, OperationWindow, RecordedAudit, ReportedRun, Store, StoreError, StoreStats,
-    TrackedRun, WrittenCounters,
+    OperatingQuery, OperationPosition, OperationWindow, RecentOperation, RecordedAudit,
+    ReportedRun, Store, StoreError, StoreStats, TrackedRun, WrittenCounters,
 };
 use readers::Readers;
 use writer::Writer;
@@ -267,6 +268,41 @@ impl Store for SqliteStore {
         let name = name.clone();
         self.readers
             .read(move |connection| accounts::find_account(connection, &name))
+            .await
+    }
+
+    async fn create_session(
+        &self,
+        hash: SessionHash,
+        key: KeyId,
+        expires: UtcTime,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .barrier(move |connection, now| {
+                accounts::create_session(connection, hash, key, expires, now)
+            })
+            .await
+    }
+
+    async fn find_session(
+        &self,
+        hash: SessionHash,
+        now: UtcTime,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        self.readers
+            .read(move |connection| accounts::find_session(connection, hash, now))
+            .await
+    }
+
+    async fn delete_session(&self, hash: SessionHash) -> Result<(), StoreError> {
+        self.writer
+            .barrier(move |connection, _| accounts::delete_session(connection, hash))
+            .await
+    }
+
+    async fn expire_sessions(&self, now: UtcTime, limit: usize) -> Result<u64, StoreError> {
+        self.writer
+            .barrier(move |connection, _| accounts::expire_sessions(connection, now, limit))
             .await
     }
 
@@ -695,6 +731,20 @@ impl Store for SqliteStore {
         self.readers
             .read(move |connection| {
                 operating::operation_timings(connection, account, operation, limit)
+            })
+            .await
+    }
+
+    async fn recent_operations(
+        &self,
+        account: AccountId,
+        window: TimeRange,
+        before: Option<OperationPosition>,
+        limit: PageLimit,
+    ) -> Result<Page<RecentOperation>, StoreError> {
+        self.readers
+            .read(move |connection| {
+                operating::recent_operations(connection, account, window, before, limit)
             })
             .await
     }

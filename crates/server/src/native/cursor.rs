@@ -5,8 +5,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use pipelog_core::ids::{ExecutionId, KeyId};
+use pipelog_core::ids::{ExecutionId, KeyId, OperationId};
 use pipelog_core::paging::SortOrder;
+use pipelog_core::time::UtcTime;
+use pipelog_store::OperationPosition;
 
 use crate::error::ApiError;
 
@@ -20,6 +22,8 @@ pub(crate) enum Cursor {
     },
     Execution(ExecutionId),
     Key(KeyId),
+    /// Before this operation, newest first.
+    Operation(OperationPosition),
 }
 
 impl Cursor {
@@ -28,6 +32,11 @@ impl Cursor {
             Cursor::Log { order, after_seq } => format!("log:{order}:{after_seq}"),
             Cursor::Execution(id) => format!("execution:{id}"),
             Cursor::Key(id) => format!("key:{id}"),
+            Cursor::Operation(position) => format!(
+                "operation:{}:{}",
+                position.first_at.unix_millis(),
+                position.operation
+            ),
         };
         URL_SAFE_NO_PAD.encode(plain)
     }
@@ -53,6 +62,16 @@ impl Cursor {
             (Some("key"), Some(id), None, None) => {
                 Cursor::Key(KeyId::parse(id).map_err(|_| invalid())?)
             }
+            (Some("operation"), Some(millis), Some(id), None) => {
+                Cursor::Operation(OperationPosition {
+                    first_at: millis
+                        .parse()
+                        .ok()
+                        .and_then(UtcTime::from_unix_millis)
+                        .ok_or_else(invalid)?,
+                    operation: OperationId::parse(id).map_err(|_| invalid())?,
+                })
+            }
             _ => return Err(invalid()),
         };
         Ok(cursor)
@@ -69,6 +88,13 @@ impl Cursor {
     pub(crate) fn key(text: &str) -> Result<KeyId, ApiError> {
         match Cursor::decode(text)? {
             Cursor::Key(id) => Ok(id),
+            _ => Err(Self::wrong_list()),
+        }
+    }
+
+    pub(crate) fn operation(text: &str) -> Result<OperationPosition, ApiError> {
+        match Cursor::decode(text)? {
+            Cursor::Operation(position) => Ok(position),
             _ => Err(Self::wrong_list()),
         }
     }
@@ -91,6 +117,10 @@ mod tests {
             },
             Cursor::Execution(ExecutionId::generate()),
             Cursor::Key(KeyId::generate()),
+            Cursor::Operation(OperationPosition {
+                first_at: UtcTime::from_unix_millis(1_700_000_000_123).unwrap(),
+                operation: OperationId::parse("5a5a5a5a-0000-4000-8000-00000000000a").unwrap(),
+            }),
         ] {
             assert_eq!(Cursor::decode(&cursor.encode()), Ok(cursor));
         }

@@ -10,10 +10,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
+use pipelog_core::execution::Execution;
 use pipelog_core::ids::{Cid, ExecutionId};
 use pipelog_core::log_entry::{
-    ClientLineId, EmitterName, EventCorrelationId, LogAttributes, LogLine, LogMessage, MessageType,
-    Severity,
+    ClientLineId, EmitterName, EventCorrelationId, LogAttributes, LogEntry, LogLine, LogMessage,
+    MessageType, Severity,
 };
 use pipelog_core::paging::{LogQuery, PageLimit, SeveritySet, SortOrder, TimeRange};
 use pipelog_core::time::UtcTime;
@@ -25,7 +26,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::cursor::Cursor;
 use super::executions::execution_id;
-use super::views::{ListView, LogEntryView};
+use super::views::{ListView, LogEntryView, Render};
 use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
@@ -65,14 +66,36 @@ pub(crate) struct ReadQuery {
     /// Bounds on `createdAt`: `from` inclusive, `to` exclusive.
     from: Option<UtcTime>,
     to: Option<UtcTime>,
+    /// Start after the line with this seq, in the reading order (`desc`: before it).
+    /// Not with `cursor`.
+    #[serde(rename = "afterSeq")]
+    #[param(rename = "afterSeq")]
+    after_seq: Option<u64>,
+    /// Keep the lines whose message contains this text, ignoring case (1 to 1,024 bytes).
+    /// Looks through at most 20,000 lines per request: a page may come back short with a
+    /// `nextCursor` that goes on looking.
+    contains: Option<String>,
+    /// `html`: every line also carries `messageHtml`, its message as safe HTML.
+    render: Option<Render>,
 }
+
+/// The longest text `contains` may look for.
+const MAX_CONTAINS: usize = 1024;
+/// The lines a read with `contains` looks through, at most, per request.
+const CONTAINS_SCAN: usize = 20_000;
 
 impl ReadQuery {
     fn into_log_query(self) -> Result<LogQuery, ApiError> {
         let limit = PageLimit::new(self.limit, 100, MAX_PAGE)
             .map_err(|error| ApiError::invalid("query parameter `limit`", error))?;
         let (order, resume_after) = match self.cursor.as_deref().map(Cursor::decode).transpose()? {
-            None => (self.order.unwrap_or(SortOrder::Asc), None),
+            None => (self.order.unwrap_or(SortOrder::Asc), self.after_seq),
+            Some(_) if self.after_seq.is_some() => {
+                return Err(ApiError::invalid(
+                    "query parameter `afterSeq`",
+                    "give either `afterSeq` or `cursor`, not both",
+                ));
+            }
             Some(Cursor::Log { order, after_seq }) => {
                 if self.order.is_some_and(|asked| asked != order) {
                     return Err(ApiError::invalid(
@@ -109,6 +132,21 @@ impl ReadQuery {
     }
 }
 
+/// What `contains` looks for, folded to lower case; refused when empty or too long.
+fn contains_needle(contains: Option<String>) -> Result<Option<String>, ApiError> {
+    match contains {
+        None => Ok(None),
+        Some(text) if text.is_empty() || text.len() > MAX_CONTAINS => Err(ApiError::invalid(
+            "query parameter `contains`",
+            format!(
+                "expected 1 to {MAX_CONTAINS} bytes of text, got {}",
+                text.len()
+            ),
+        )),
+        Some(text) => Ok(Some(text.to_lowercase())),
+    }
+}
+
 #[utoipa::path(get, path = "/v1/executions/{id}/logs", tag = "Execution logs",
     params(("id" = ExecutionId, Path, description = "The execution's id."), ReadQuery),
     responses(
@@ -119,38 +157,90 @@ pub(crate) async fn read(
     State(state): State<AppState>,
     principal: Principal,
     PathParam(id): PathParam,
-    QueryParams(query): QueryParams<ReadQuery>,
+    QueryParams(mut query): QueryParams<ReadQuery>,
 ) -> Result<Json<ListView<LogEntryView>>, ApiError> {
     let id = execution_id(&id)?;
+    let render = query.render.unwrap_or_default();
+    let needle = contains_needle(query.contains.take())?;
     let query = query.into_log_query()?;
     let order = query.order;
-    let page = state
-        .store
-        .read_logs(principal.account(), id, query)
-        .await?;
-    let next_cursor = page
-        .entries
-        .has_more
-        .then(|| {
-            page.entries.items.last().map(|entry| {
-                Cursor::Log {
-                    order,
-                    after_seq: entry.seq,
-                }
-                .encode()
-            })
-        })
-        .flatten();
-    let execution = page.execution;
+    let (execution, entries, resume_after) = match needle {
+        None => {
+            let page = state
+                .store
+                .read_logs(principal.account(), id, query)
+                .await?;
+            let resume = page
+                .entries
+                .has_more
+                .then(|| page.entries.items.last().map(|entry| entry.seq))
+                .flatten();
+            (page.execution, page.entries.items, resume)
+        }
+        Some(needle) => read_containing(&state, &principal, id, query, &needle).await?,
+    };
+    let next_cursor = resume_after.map(|after_seq| Cursor::Log { order, after_seq }.encode());
     Ok(Json(ListView {
-        data: page
-            .entries
-            .items
+        data: entries
             .into_iter()
-            .map(|entry| LogEntryView::new(entry, &execution))
+            .map(|entry| LogEntryView::new(entry, &execution).rendered(render))
             .collect(),
         next_cursor,
     }))
+}
+
+/// A page of the lines whose message contains `needle` (lower case): reads the log a chunk
+/// at a time until the page is full, the log ends, or [`CONTAINS_SCAN`] lines were looked
+/// through. Answers the lines and where to resume (after the last line looked at), if
+/// anything is left to look through.
+async fn read_containing(
+    state: &AppState,
+    principal: &Principal,
+    id: ExecutionId,
+    query: LogQuery,
+    needle: &str,
+) -> Result<(Execution, Vec<LogEntry>, Option<u64>), ApiError> {
+    let wanted = query.limit.get() as usize;
+    let mut found = Vec::new();
+    let mut scanned = 0;
+    let mut position = query.resume_after;
+    let chunk = LogQuery {
+        limit: PageLimit::new(None, MAX_PAGE, MAX_PAGE).expect("the default fits"),
+        ..query
+    };
+    loop {
+        let page = state
+            .store
+            .read_logs(
+                principal.account(),
+                id,
+                LogQuery {
+                    resume_after: position,
+                    ..chunk.clone()
+                },
+            )
+            .await?;
+        let count = page.entries.items.len();
+        for (index, entry) in page.entries.items.into_iter().enumerate() {
+            scanned += 1;
+            position = Some(entry.seq);
+            let matches = entry.line.message.as_str().to_lowercase().contains(needle);
+            if matches {
+                found.push(entry);
+            }
+            let more_here = index + 1 < count || page.entries.has_more;
+            if found.len() == wanted || scanned >= CONTAINS_SCAN {
+                return Ok((
+                    page.execution,
+                    found,
+                    if more_here { position } else { None },
+                ));
+            }
+        }
+        if !page.entries.has_more {
+            return Ok((page.execution, found, None));
+        }
+    }
 }
 
 /// One line of a batch. Only `message` is required.

@@ -29,7 +29,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::cursor::Cursor;
 use super::executions::execution_id;
-use super::views::LogEntryView;
+use super::views::{LogEntryView, Render};
 use crate::AppState;
 use crate::auth::{Principal, requires};
 use crate::error::ApiError;
@@ -159,6 +159,12 @@ pub(crate) struct StreamQuery {
     cursor: Option<String>,
     /// Start with the last this many lines.
     tail: Option<u64>,
+    /// Start after the line with this seq.
+    #[serde(rename = "afterSeq")]
+    #[param(rename = "afterSeq")]
+    after_seq: Option<u64>,
+    /// `html`: every line also carries `messageHtml`, its message as safe HTML.
+    render: Option<Render>,
 }
 
 /// Where a follower starts: after which `seq` (`None`: from the first stored line).
@@ -205,6 +211,9 @@ fn start_after(
             )),
         };
     }
+    if let Some(after) = query.after_seq {
+        return sent("query parameter `afterSeq`", after);
+    }
     if let Some(tail) = query.tail {
         return Ok(execution.next_seq.checked_sub(tail.saturating_add(1)));
     }
@@ -232,7 +241,15 @@ pub(crate) async fn stream(
     let after = start_after(&query, &headers, &execution)?;
     let feed = state.feeds.follow(&state, account, &execution);
     let (events, waiting) = mpsc::channel(FOLLOWER_BACKLOG);
-    tokio::spawn(follow(state, account, execution, after, feed, events));
+    let render = query.render.unwrap_or_default();
+    tokio::spawn(follow(
+        state,
+        account,
+        execution,
+        (after, render),
+        feed,
+        events,
+    ));
     let stream = futures_util::stream::unfold(waiting, |mut waiting| async move {
         waiting.recv().await.map(|event| (Ok(event), waiting))
     });
@@ -257,6 +274,7 @@ struct Follower {
     /// The seq of the last line sent.
     sent: Option<u64>,
     events: mpsc::Sender<Event>,
+    render: Render,
 }
 
 /// The follower's connection went away.
@@ -273,7 +291,7 @@ impl Follower {
             if entry.seq < self.next_wanted() {
                 continue;
             }
-            let view = LogEntryView::new(entry.clone(), &self.execution);
+            let view = LogEntryView::new(entry.clone(), &self.execution).rendered(self.render);
             let event = Event::default()
                 .id(entry.seq.to_string())
                 .event("log")
@@ -326,11 +344,12 @@ async fn follow(
     state: AppState,
     account: AccountId,
     execution: Execution,
-    after: Option<u64>,
+    (after, render): (Option<u64>, Render),
     mut feed: broadcast::Receiver<FeedEvent>,
     events: mpsc::Sender<Event>,
 ) {
     let mut follower = Follower {
+        render,
         store: Arc::clone(&state.store),
         account,
         sent: after.filter(|after| *after + 1 > execution.first_seq),

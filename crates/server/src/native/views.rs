@@ -13,7 +13,7 @@ use pipelog_core::log_entry::{
 use pipelog_core::operating::AgentCode;
 use pipelog_core::permission::PermissionSet;
 use pipelog_core::time::UtcTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
@@ -110,6 +110,10 @@ pub(crate) struct LogEntryView {
     attributes: Option<LogAttributes>,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<ClientLineId>,
+    /// With `render=html`: the message as safe HTML (markdown rendered and sanitised, or
+    /// text escaped with its ANSI colours as `ansi-*` classed spans).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_html: Option<String>,
 }
 
 impl LogEntryView {
@@ -131,8 +135,31 @@ impl LogEntryView {
             event_correlation_id: entry.line.event_correlation_id,
             attributes: entry.line.attributes,
             client_id: entry.line.client_id,
+            message_html: None,
         }
     }
+
+    /// The same line with `messageHtml` filled in when `render` says so.
+    pub(crate) fn rendered(mut self, render: Render) -> Self {
+        if render == Render::Html {
+            self.message_html = Some(crate::render::message_html(
+                self.message.as_str(),
+                self.message_type,
+            ));
+        }
+        self
+    }
+}
+
+/// What `render=` asks of the lines a read answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Render {
+    /// The message alone (the default).
+    #[default]
+    None,
+    /// `messageHtml` too.
+    Html,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -1527,6 +1527,26 @@ fn sql_rows(f: &Fixture) -> Vec<Row> {
             )
             .refused("query parameter `cursor`"),
             get(
+                format!("SQL as an operations cursor: {sql}"),
+                format!("/v1/operations?cursor={q}"),
+            )
+            .refused("query parameter `cursor`"),
+            get(
+                format!("SQL as the text a log read looks for: {sql}"),
+                format!("/v1/executions/{}/logs?contains={q}", f.ended),
+            )
+            .served(StatusCode::OK),
+            get(
+                format!("SQL as a log read's afterSeq: {sql}"),
+                format!("/v1/executions/{}/logs?afterSeq={q}", f.ended),
+            )
+            .refused("query parameter `afterSeq`"),
+            get(
+                format!("SQL as a log read's render: {sql}"),
+                format!("/v1/executions/{}/logs?render={q}", f.ended),
+            )
+            .refused("query parameter `render`"),
+            get(
                 format!("SQL as a live tail cursor: {sql}"),
                 format!("/v1/executions/{}/logs/stream?cursor={q}", f.ended),
             )

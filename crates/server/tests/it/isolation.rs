@@ -310,6 +310,7 @@ fn table() -> Vec<Row> {
             "OPERATING_LOGS_READ",
         )
         .a_sees(A_SOURCE),
+        row("GET /v1/operations", "/v1/operations", "OPERATING_LOGS_READ").b_gets(Own(S::OK)),
         row(
             "GET /v1/operations/{operation_id}/gantt",
             "/v1/operations/$operation/gantt",
@@ -685,6 +686,7 @@ async fn snapshot(app: &TestApp, key: &str, a: &Resources) -> Vec<(String, Value
         "/v1/audit_logs/verify".to_owned(),
         "/api/v1/OperatingLogs?includeSystemLevel=true&limit=1000".to_owned(),
         "/v1/operations/statistics?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z".to_owned(),
+        "/v1/operations?limit=200".to_owned(),
         "/v1/keys?limit=1000".to_owned(),
         "/v1/retention".to_owned(),
     ];

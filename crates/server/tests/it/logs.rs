@@ -412,3 +412,95 @@ async fn resent_lines_with_a_client_id_are_written_once() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_start_at_a_seq_filter_by_text_and_render_html() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let id = app.launch_id(&key, "job").await;
+    let path = format!("/v1/executions/{id}/logs");
+    // 30,000 lines; every 7,000th says "Needle", one is markdown, one is coloured.
+    let lines: Vec<Value> = (0..30_000)
+        .map(|n| match n {
+            5 => json!({"message": "**bold** <script>x()</script>", "messageType": "MARKDOWN"}),
+            6 => json!({"message": "\u{1b}[31mred\u{1b}[0m <b>"}),
+            n if n % 7_000 == 0 => json!({"message": format!("line {n}: the NEEDLE is here")}),
+            n => json!({"message": format!("line {n}")}),
+        })
+        .collect();
+    for chunk in lines.chunks(10_000) {
+        expect_status(
+            app.post(&path, &key, Value::Array(chunk.to_vec())).await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    let read = |query: String| {
+        let (app, key, path) = (&app, &key, &path);
+        async move {
+            expect_status(
+                app.get(&format!("{path}?{query}"), key).await,
+                StatusCode::OK,
+            )
+            .await
+        }
+    };
+
+    // afterSeq starts a page anywhere, in either order.
+    let page = read("afterSeq=100&limit=3".into()).await;
+    assert_eq!(seqs(page["data"].as_array().unwrap()), [101, 102, 103]);
+    let page = read("afterSeq=100&limit=3&order=desc".into()).await;
+    assert_eq!(seqs(page["data"].as_array().unwrap()), [99, 98, 97]);
+    let cursor = page["nextCursor"].as_str().unwrap().to_owned();
+    expect_error(
+        app.get(&format!("{path}?afterSeq=1&cursor={cursor}"), &key)
+            .await,
+        StatusCode::BAD_REQUEST,
+        "afterSeq",
+    )
+    .await;
+
+    // `contains` ignores case, and looks through at most 20,000 lines a request: the first
+    // request finds the matches among seqs 0..20,000 and hands on a cursor.
+    let first = read("contains=needle&limit=10".into()).await;
+    assert_eq!(seqs(first["data"].as_array().unwrap()), [0, 7_000, 14_000]);
+    let cursor = first["nextCursor"].as_str().expect("more to look through");
+    let rest = read(format!("contains=needle&limit=10&cursor={cursor}")).await;
+    assert_eq!(seqs(rest["data"].as_array().unwrap()), [21_000, 28_000]);
+    assert!(rest["nextCursor"].is_null());
+    // A full page stops there, with a cursor past its last line.
+    let full = read("contains=NEEDLE&limit=2&order=desc".into()).await;
+    assert_eq!(seqs(full["data"].as_array().unwrap()), [28_000, 21_000]);
+    assert!(full["nextCursor"].is_string());
+    for bad in ["contains=", &format!("contains={}", "x".repeat(1025))] {
+        expect_error(
+            app.get(&format!("{path}?{bad}"), &key).await,
+            StatusCode::BAD_REQUEST,
+            "contains",
+        )
+        .await;
+    }
+
+    // render=html adds safe HTML beside the message, which is left as written.
+    let page = read("afterSeq=4&limit=2&render=html".into()).await;
+    let (markdown, coloured) = (&page["data"][0], &page["data"][1]);
+    assert_eq!(markdown["message"], "**bold** <script>x()</script>");
+    let html = markdown["messageHtml"].as_str().unwrap();
+    assert!(
+        html.contains("<strong>bold</strong>") && !html.contains("<script"),
+        "{html}"
+    );
+    assert_eq!(
+        coloured["messageHtml"],
+        "<span class=\"ansi-fg-1\">red</span> &lt;b&gt;"
+    );
+    let plain = read("limit=1".into()).await;
+    assert!(plain["data"][0].get("messageHtml").is_none());
+    expect_error(
+        app.get(&format!("{path}?render=pdf"), &key).await,
+        StatusCode::BAD_REQUEST,
+        "render",
+    )
+    .await;
+    app.stop().await;
+}

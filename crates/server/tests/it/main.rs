@@ -26,3 +26,4 @@ mod otlp;
 mod hostile;
 mod openapi;
 mod idempotency;
+mod console;

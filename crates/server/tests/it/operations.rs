@@ -584,3 +584,108 @@ async fn gantt_charts_draw_the_operation_and_escape_every_label() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_operations_come_newest_first_with_span_and_worst_severity() {
+    let app = TestApp::spawn().await;
+    let key = app.full_key("acme").await;
+    let other = app.full_key("other").await;
+    let erp = (ERP, "Erp");
+    let ops = [
+        "00000000-0000-4000-8000-000000000001",
+        "00000000-0000-4000-8000-000000000002",
+        "00000000-0000-4000-8000-000000000003",
+    ];
+    // Recorded one after the other, so that the last is the newest.
+    let batches = [
+        vec![
+            timed(ops[0], "InputData", "Application|Start", erp, 0),
+            timed(ops[0], "InputData", "Application|Finish", erp, 1000),
+        ],
+        vec![
+            timed(ops[1], "InputData", "Application|Start", erp, 0),
+            with(
+                timed(ops[1], "ConsumeData", "Validation", erp, 500),
+                "severity",
+                "Warning",
+            ),
+            timed(ops[1], "ConsumeData", "Application|Finish", erp, 2500),
+        ],
+        vec![
+            timed(ops[2], "ConsumeData", "Application|Start", erp, 200),
+            with(
+                timed(ops[2], "ConsumeData", "Validation", erp, 300),
+                "severity",
+                "Error",
+            ),
+        ],
+    ];
+    for batch in batches {
+        write_batch(&app, &key, batch).await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    write_batch(
+        &app,
+        &other,
+        vec![timed(WORKED, "InputData", "Application|Start", erp, 0)],
+    )
+    .await;
+
+    let first = expect_status(
+        app.get("/v1/operations?limit=2", &key).await,
+        StatusCode::OK,
+    )
+    .await;
+    let data = first["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2, "{first}");
+    assert_eq!(data[0]["operationId"], ops[2]);
+    assert_eq!(data[0]["durationMs"], 100);
+    assert_eq!(data[0]["worstSeverity"], "Error");
+    assert_eq!(data[0]["firstAt"], at(200));
+    assert_eq!(data[0]["operationTypes"], json!(["ConsumeData"]));
+    assert_eq!(data[1]["operationId"], ops[1]);
+    assert_eq!(data[1]["durationMs"], 2500);
+    assert_eq!(data[1]["worstSeverity"], "Warning");
+    assert_eq!(data[1]["items"], 3);
+    assert_eq!(
+        data[1]["operationTypes"],
+        json!(["InputData", "ConsumeData"])
+    );
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let rest = expect_status(
+        app.get(&format!("/v1/operations?limit=2&cursor={cursor}"), &key)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(rest["data"].as_array().unwrap().len(), 1, "{rest}");
+    assert_eq!(rest["data"][0]["operationId"], ops[0]);
+    assert_eq!(rest["data"][0]["worstSeverity"], "Info");
+    assert_eq!(rest["data"][0]["complete"], true);
+    assert!(rest["nextCursor"].is_null());
+
+    // The other account sees its own operation only; bounds are checked.
+    let theirs = expect_status(app.get("/v1/operations", &other).await, StatusCode::OK).await;
+    assert_eq!(theirs["data"].as_array().unwrap().len(), 1);
+    assert_eq!(theirs["data"][0]["operationId"], WORKED);
+    expect_error(
+        app.get("/v1/operations?limit=201", &key).await,
+        StatusCode::BAD_REQUEST,
+        "limit",
+    )
+    .await;
+    expect_error(
+        app.get("/v1/operations?cursor=nope", &key).await,
+        StatusCode::BAD_REQUEST,
+        "cursor",
+    )
+    .await;
+    let future = expect_status(
+        app.get("/v1/operations?from=2100-01-01T00:00:00Z", &key)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(future["data"], json!([]));
+    app.stop().await;
+}

@@ -2,6 +2,7 @@
 
 use pipelog_core::api_key::{ApiKey, KeyHash, KeyRole, NewApiKey, RateLimit};
 use pipelog_core::audit_events;
+use pipelog_core::console_session::SessionHash;
 use pipelog_core::ids::{AccountId, AccountName, AgentId, KeyId, SourceId};
 use pipelog_core::operating::DataAgent;
 use pipelog_core::paging::{Page, PageLimit};
@@ -329,4 +330,84 @@ pub(super) async fn all(db: &Db) -> Result<Vec<(AccountId, AccountName)>, StoreE
             ))
         })
         .collect()
+}
+
+/// Opens a session for an active key; not found when the key is gone or revoked.
+pub(super) async fn create_session(
+    db: &Db,
+    hash: SessionHash,
+    key: KeyId,
+    expires: UtcTime,
+    now: UtcTime,
+) -> Result<(), StoreError> {
+    let statement = db
+        .prepare_cached(
+            "INSERT INTO console_sessions (token_hash, account_id, key_id, created_at, expires_at) \
+             SELECT $1, account_id, id, $2, $3 FROM api_keys WHERE public_id = $4 AND revoked_at IS NULL",
+        )
+        .await?;
+    let created = db
+        .execute(
+            &statement,
+            &[
+                &hash.as_bytes().as_slice(),
+                &now.unix_millis(),
+                &expires.unix_millis(),
+                &uuid(key.as_bytes()),
+            ],
+        )
+        .await?;
+    if created == 0 {
+        return Err(StoreError::NotFound { what: "key" });
+    }
+    Ok(())
+}
+
+pub(super) async fn find_session(
+    db: &Db,
+    hash: SessionHash,
+    now: UtcTime,
+) -> Result<Option<ApiKey>, StoreError> {
+    let statement = db
+        .prepare_cached(&format!(
+            "{KEY_SELECT} JOIN console_sessions s ON s.account_id = k.account_id AND s.key_id = k.id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL"
+        ))
+        .await?;
+    match db
+        .query_opt(
+            &statement,
+            &[&hash.as_bytes().as_slice(), &now.unix_millis()],
+        )
+        .await?
+    {
+        Some(row) => key_from_row(&row).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub(super) async fn delete_session(db: &Db, hash: SessionHash) -> Result<(), StoreError> {
+    let statement = db
+        .prepare_cached("DELETE FROM console_sessions WHERE token_hash = $1")
+        .await?;
+    db.execute(&statement, &[&hash.as_bytes().as_slice()])
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn expire_sessions(
+    db: &Db,
+    now: UtcTime,
+    limit: usize,
+) -> Result<u64, StoreError> {
+    let statement = db
+        .prepare_cached(
+            "DELETE FROM console_sessions WHERE token_hash IN \
+             (SELECT token_hash FROM console_sessions WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .await?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    Ok(db
+        .execute(&statement, &[&now.unix_millis(), &limit])
+        .await?)
 }

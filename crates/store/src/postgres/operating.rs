@@ -31,7 +31,11 @@ use crate::operating_codes::{
     details_from_json, details_json, encode_timing, from_code, operation_type_code,
     operation_type_codes, severity_code,
 };
-use crate::{OperatingPage, OperatingQuery, OperationWindow, StoreError};
+use crate::{
+    OperatingPage, OperatingQuery, OperationPosition, OperationWindow, RECENT_OPERATION_ITEMS,
+    RecentOperation, StoreError,
+};
+use pipelog_core::paging::{Page, PageLimit, TimeRange};
 
 const NOT_FOUND: StoreError = StoreError::NotFound {
     what: "operating log item",
@@ -662,6 +666,59 @@ async fn timings_of(
         .iter()
         .map(timing_from_row)
         .collect()
+}
+
+/// The account's operations newest first, each with its timing records (or, past their
+/// size bound, its first items').
+pub(super) async fn recent_operations(
+    db: &Db,
+    account: AccountId,
+    window: TimeRange,
+    before: Option<OperationPosition>,
+    limit: PageLimit,
+) -> Result<Page<RecentOperation>, StoreError> {
+    let statement = db
+        .prepare_cached(
+            "SELECT id, public_id, first_at, timings, timings_complete FROM operations \
+             WHERE account_id = $1 AND ($2::bigint IS NULL OR first_at >= $2) \
+             AND ($3::bigint IS NULL OR first_at < $3) \
+             AND ($4::bigint IS NULL OR (first_at, public_id) < ($4, $5::uuid)) \
+             ORDER BY first_at DESC, public_id DESC LIMIT $6",
+        )
+        .await?;
+    let before_at = before.map(|position| position.first_at.unix_millis());
+    let before_id = before.map(|position| uuid(position.operation.as_bytes()));
+    let rows = db
+        .query(
+            &statement,
+            &[
+                &account.get(),
+                &window.from.map(UtcTime::unix_millis),
+                &window.to.map(UtcTime::unix_millis),
+                &before_at,
+                &before_id,
+                &(i64::from(limit.get()) + 1),
+            ],
+        )
+        .await?;
+    let mut operations = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let complete: bool = columns::get(row, 4)?;
+        let mut timings = Vec::new();
+        if complete {
+            decoded(row, 3, |blob: &[u8]| decode_timings(blob, &mut timings))?;
+        } else {
+            let key: i64 = columns::get(row, 0)?;
+            timings = timings_of(db, account, key, RECENT_OPERATION_ITEMS).await?;
+        }
+        operations.push(RecentOperation {
+            operation: OperationId::from_bytes(uuid_bytes(row, 1)?),
+            first_at: time(row, 2)?,
+            complete: complete || timings.len() < RECENT_OPERATION_ITEMS,
+            timings,
+        });
+    }
+    Ok(Page::from_overfetch(operations, limit))
 }
 
 pub(super) async fn count_operations(

@@ -7,7 +7,10 @@ use super::Db;
 use crate::StoreError;
 
 /// Every migration, oldest first. The schema version is the number applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_console_sessions.sql"),
+];
 
 /// The schema version this pipelog writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();

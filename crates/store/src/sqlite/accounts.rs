@@ -1,6 +1,7 @@
-//! Accounts and API keys.
+//! Accounts, API keys and the web console's sessions.
 
 use pipelog_core::api_key::{ApiKey, KeyHash, KeyRole, NewApiKey, RateLimit};
+use pipelog_core::console_session::SessionHash;
 use pipelog_core::ids::{AccountId, AccountName, AgentId, KeyId, SourceId};
 use pipelog_core::operating::DataAgent;
 use pipelog_core::paging::{Page, PageLimit};
@@ -256,4 +257,67 @@ pub(super) fn all(connection: &Connection) -> Result<Vec<(AccountId, AccountName
         })?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(StoreError::from)
+}
+
+/// Opens a session for an active key; not found when the key is gone or revoked.
+pub(super) fn create_session(
+    connection: &Connection,
+    hash: SessionHash,
+    key: KeyId,
+    expires: UtcTime,
+    now: UtcTime,
+) -> Result<(), StoreError> {
+    let created = connection
+        .prepare_cached(
+            "INSERT INTO console_sessions (token_hash, key_id, created_at, expires_at) \
+             SELECT ?1, id, ?2, ?3 FROM api_keys WHERE public_id = ?4 AND revoked_at IS NULL",
+        )?
+        .execute(params![
+            hash.as_bytes(),
+            now.unix_millis(),
+            expires.unix_millis(),
+            key.as_bytes()
+        ])?;
+    if created == 0 {
+        return Err(StoreError::NotFound { what: "key" });
+    }
+    Ok(())
+}
+
+pub(super) fn find_session(
+    connection: &Connection,
+    hash: SessionHash,
+    now: UtcTime,
+) -> Result<Option<ApiKey>, StoreError> {
+    Ok(connection
+        .prepare_cached(&format!(
+            "{KEY_SELECT} JOIN console_sessions s ON s.key_id = k.id \
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND k.revoked_at IS NULL"
+        ))?
+        .query_row(params![hash.as_bytes(), now.unix_millis()], key_from_row)
+        .optional()?)
+}
+
+pub(super) fn delete_session(connection: &Connection, hash: SessionHash) -> Result<(), StoreError> {
+    connection
+        .prepare_cached("DELETE FROM console_sessions WHERE token_hash = ?1")?
+        .execute([hash.as_bytes()])?;
+    Ok(())
+}
+
+pub(super) fn expire_sessions(
+    connection: &Connection,
+    now: UtcTime,
+    limit: usize,
+) -> Result<u64, StoreError> {
+    let removed = connection
+        .prepare_cached(
+            "DELETE FROM console_sessions WHERE token_hash IN \
+             (SELECT token_hash FROM console_sessions WHERE expires_at <= ?1 LIMIT ?2)",
+        )?
+        .execute(params![
+            now.unix_millis(),
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ])?;
+    Ok(removed as u64)
 }

@@ -27,7 +27,11 @@ use crate::operating_codes::{
     details_from_json, details_json, encode_timing, from_code, operation_type_code,
     operation_type_codes,
 };
-use crate::{OperatingPage, OperatingQuery, OperationWindow, StoreError};
+use crate::{
+    OperatingPage, OperatingQuery, OperationPosition, OperationWindow, RECENT_OPERATION_ITEMS,
+    RecentOperation, StoreError,
+};
+use pipelog_core::paging::{Page, PageLimit, TimeRange};
 
 const NOT_FOUND: StoreError = StoreError::NotFound {
     what: "operating log item",
@@ -454,6 +458,56 @@ fn timings_of(
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(timings)
+}
+
+/// The account's operations newest first, each with its timing records (or, past their
+/// size bound, its first items').
+pub(super) fn recent_operations(
+    connection: &Connection,
+    account: AccountId,
+    window: TimeRange,
+    before: Option<OperationPosition>,
+    limit: PageLimit,
+) -> Result<Page<RecentOperation>, StoreError> {
+    let (before_at, before_id) = match before {
+        Some(position) => (
+            Some(position.first_at.unix_millis()),
+            Some(position.operation.as_bytes().to_vec()),
+        ),
+        None => (None, None),
+    };
+    let mut statement = connection.prepare_cached(
+        "SELECT id, public_id, first_at, timings, timings_complete FROM operations \
+         WHERE account_id = ?1 AND (?2 IS NULL OR first_at >= ?2) AND (?3 IS NULL OR first_at < ?3) \
+         AND (?4 IS NULL OR first_at < ?4 OR (first_at = ?4 AND public_id < ?5)) \
+         ORDER BY first_at DESC, public_id DESC LIMIT ?6",
+    )?;
+    let mut rows = statement.query(params![
+        account.get(),
+        window.from.map(UtcTime::unix_millis),
+        window.to.map(UtcTime::unix_millis),
+        before_at,
+        before_id,
+        limit.get() + 1
+    ])?;
+    let mut operations = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut timings = Vec::new();
+        let complete = row.get::<_, bool>(4)?;
+        if complete {
+            decode_timings(row.get_ref(3)?.as_blob()?, &mut timings)
+                .map_err(|problem| StoreError::from(corrupt(3, problem)))?;
+        } else {
+            timings = timings_of(connection, row.get(0)?, RECENT_OPERATION_ITEMS)?;
+        }
+        operations.push(RecentOperation {
+            operation: OperationId::from_bytes(uuid_bytes(row, 1)?),
+            first_at: time(row, 2)?,
+            complete: complete || timings.len() < RECENT_OPERATION_ITEMS,
+            timings,
+        });
+    }
+    Ok(Page::from_overfetch(operations, limit))
 }
 
 pub(super) fn count_operations(

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_idempotency.sql"),
     include_str!("migrations/0007_client_line_ids.sql"),
     include_str!("migrations/0008_client_item_ids.sql"),
+    include_str!("migrations/0009_console_sessions.sql"),
 ];
 
 /// Brings the store's schema up to date. Safe when two processes open one store at once:

@@ -32,6 +32,7 @@ macro_rules! every_suite_test {
             keys::create_key_creates_its_account_and_refuses_a_duplicate_secret,
             keys::list_keys_pages_within_scope,
             keys::revoke_is_scoped_and_idempotent,
+            keys::sessions_stand_for_their_key_until_they_end,
             executions::launch_creates_the_job_then_updates_it,
             executions::status_transitions_and_their_conflicts,
             executions::claim_hands_each_execution_to_one_caller,
@@ -63,6 +64,7 @@ macro_rules! every_suite_test {
             operating::items_are_recorded_listed_and_read_back,
             operating::resent_items_with_a_client_id_are_recorded_once,
             operating::statistics_read_the_operations_of_a_period,
+            operating::recent_operations_page_newest_first,
             operating::another_account_sees_no_item_or_operation,
             operating::period_statistics_agree_with_the_items_short_or_long,
         );

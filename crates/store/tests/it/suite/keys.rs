@@ -1,9 +1,11 @@
 //! Accounts and keys.
 
 use pipelog_core::api_key::{ApiKeySecret, KeyRole};
+use pipelog_core::console_session::SessionToken;
 use pipelog_core::ids::{AccountName, KeyId};
 use pipelog_core::paging::PageLimit;
 use pipelog_core::permission::{Permission, PermissionSet};
+use pipelog_core::time::UtcTime;
 use pipelog_store::{KeyScope, Store, StoreError};
 
 use super::new_key;
@@ -166,4 +168,104 @@ pub async fn revoke_is_scoped_and_idempotent(store: &dyn Store) {
         Some(revoked_at),
         "the first revocation time stays"
     );
+}
+
+pub async fn sessions_stand_for_their_key_until_they_end(store: &dyn Store) {
+    let key = store
+        .create_key(new_key("acme", PermissionSet::all()), None)
+        .await
+        .unwrap();
+    let now = UtcTime::now();
+    let later = |millis: i64| UtcTime::from_unix_millis(now.unix_millis() + millis).unwrap();
+    let (first, second, old) = (
+        SessionToken::generate(),
+        SessionToken::generate(),
+        SessionToken::generate(),
+    );
+    store
+        .create_session(first.hash(), key.id, later(60_000))
+        .await
+        .unwrap();
+    store
+        .create_session(second.hash(), key.id, later(60_000))
+        .await
+        .unwrap();
+    store
+        .create_session(old.hash(), key.id, later(10))
+        .await
+        .unwrap();
+    let found = store
+        .find_session(first.hash(), now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, key.id);
+    assert_eq!(found.account, key.account);
+    assert!(
+        store
+            .find_session(SessionToken::generate().hash(), now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Past its end a session opens nothing, and is removed in the background.
+    assert!(
+        store
+            .find_session(old.hash(), later(10))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.expire_sessions(later(11), 10).await.unwrap(), 1);
+    assert_eq!(store.expire_sessions(later(11), 10).await.unwrap(), 0);
+    assert!(
+        store
+            .find_session(first.hash(), later(11))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Signing out ends one session; revoking the key ends all of them.
+    store.delete_session(first.hash()).await.unwrap();
+    store.delete_session(first.hash()).await.unwrap();
+    assert!(
+        store
+            .find_session(first.hash(), now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .find_session(second.hash(), now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    store
+        .revoke_key(KeyScope::AllAccounts, key.id, None)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .find_session(second.hash(), now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A revoked or unknown key gets no session.
+    let refused = store
+        .create_session(SessionToken::generate().hash(), key.id, later(60_000))
+        .await;
+    assert_eq!(refused, Err(StoreError::NotFound { what: "key" }));
+    let unknown = store
+        .create_session(
+            SessionToken::generate().hash(),
+            KeyId::generate(),
+            later(60_000),
+        )
+        .await;
+    assert_eq!(unknown, Err(StoreError::NotFound { what: "key" }));
 }

@@ -7,8 +7,9 @@ use pipelog_core::operating::{
     StatusSeverity,
 };
 use pipelog_core::operating_stats::{ComponentFilter, StatisticsAccumulator};
+use pipelog_core::paging::{PageLimit, TimeRange};
 use pipelog_core::time::UtcTime;
-use pipelog_store::{OperatingQuery, OperationWindow, Store, StoreError};
+use pipelog_store::{OperatingQuery, OperationPosition, OperationWindow, Store, StoreError};
 
 use super::some_account;
 
@@ -420,4 +421,95 @@ pub async fn period_statistics_agree_with_the_items_short_or_long(store: &dyn St
             .unwrap();
         assert_eq!(consumer_row.validation.errors, 2_100);
     }
+}
+
+pub async fn recent_operations_page_newest_first(store: &dyn Store) {
+    let account = some_account(store, "acme").await;
+    let other = some_account(store, "initech").await;
+    let source = SourceId::generate();
+    let before = UtcTime::now();
+    let mut recorded = Vec::new();
+    for span in [100, 200, 300] {
+        let operation = OperationId::generate();
+        let items = vec![
+            item(
+                operation,
+                OperationType::InputData,
+                Some(ActivityType::Start),
+                source,
+                1_000,
+            ),
+            item(
+                operation,
+                OperationType::InputData,
+                Some(ActivityType::Finish),
+                source,
+                1_000 + span,
+            ),
+        ];
+        store.record_operating_items(account, items).await.unwrap();
+        recorded.push(operation);
+        // Each begins in a later millisecond than the one before.
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let elsewhere = OperationId::generate();
+    let items = vec![item(
+        elsewhere,
+        OperationType::InputData,
+        Some(ActivityType::Start),
+        source,
+        5,
+    )];
+    store.record_operating_items(other, items).await.unwrap();
+
+    let all = TimeRange::default();
+    let first = store
+        .recent_operations(account, all, None, PageLimit::new(Some(2), 2, 2).unwrap())
+        .await
+        .unwrap();
+    let ids: Vec<OperationId> = first.items.iter().map(|op| op.operation).collect();
+    assert_eq!(ids, [recorded[2], recorded[1]]);
+    assert!(first.has_more);
+    assert_eq!(first.items[0].timings.len(), 2);
+    assert!(first.items[0].complete);
+    assert!(first.items[0].first_at >= before);
+    let last = first.items.last().unwrap();
+    let position = OperationPosition {
+        first_at: last.first_at,
+        operation: last.operation,
+    };
+    let rest = store
+        .recent_operations(
+            account,
+            all,
+            Some(position),
+            PageLimit::new(Some(2), 2, 2).unwrap(),
+        )
+        .await
+        .unwrap();
+    let ids: Vec<OperationId> = rest.items.iter().map(|op| op.operation).collect();
+    assert_eq!(ids, [recorded[0]]);
+    assert!(!rest.has_more);
+
+    // A window bounds the time of the first item as recorded.
+    let after_all = TimeRange {
+        from: Some(UtcTime::from_unix_millis(UtcTime::now().unix_millis() + 60_000).unwrap()),
+        to: None,
+    };
+    let none = store
+        .recent_operations(
+            account,
+            after_all,
+            None,
+            PageLimit::new(None, 10, 10).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+    let theirs = store
+        .recent_operations(other, all, None, PageLimit::new(None, 10, 10).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(theirs.items.len(), 1);
+    assert_eq!(theirs.items[0].operation, elsewhere);
 }
