@@ -2,7 +2,10 @@
 //!
 //! - `test`: installs what the suite needs, then runs every test of the workspace and the
 //!   conformance run of Talend's OpenAPI document (schemathesis, from PyPI). This is the
-//!   README's test command, and what `.ci/run` runs.
+//!   README's test command, and what `.ci/run` runs. What it installs, as root when missing:
+//!   Debian's `postgresql` (the suite's PostgreSQL half), and for the web console's browser
+//!   tests Debian's `chromium`, `nodejs` and `npm`, then npm's `playwright-core` (`npm ci`
+//!   in `crates/cli/tests/browser`).
 //! - `bench [--quick] [--json FILE] [--postgres URL]`: builds pipelog and its benchmark
 //!   harness in release and runs it (`crates/bench`); docs/benchmarks.md explains the
 //!   figures. `test` runs the quick form as a smoke test, on the debug builds the tests
@@ -16,6 +19,7 @@
 //!   without an argument. docs/reliability.md records their figures.
 //! - `tidy`: the repository conventions alone (also part of `test`, as a unit test).
 
+mod browser;
 mod fuzz;
 mod postgres;
 mod soak;
@@ -92,13 +96,19 @@ const OPENTELEMETRY: [&str; 2] = [
 const CLI_TESTS_ON_POSTGRES: [&str; 4] = ["crash", "overload", "large", "nodes"];
 
 /// Every test of the workspace (unit, integration against real servers on port 0, doc
-/// tests), on the embedded store and then on PostgreSQL, then the conformance run.
+/// tests, the web console in a browser), on the embedded store and then on PostgreSQL,
+/// then the conformance run.
 fn test() -> Result<(), String> {
     let database = postgres::prepare()?;
+    let browser = browser::prepare(&workspace_root())?;
     let mut tests = cargo();
     tests
         .args(["test", "--workspace", "--locked"])
         .env_remove("PIPELOG_TEST_BACKEND");
+    // With a browser and playwright-core installed, the browser tests may not skip.
+    if browser {
+        tests.env(browser::REQUIRED_VAR, "required");
+    }
     match &database {
         // The store suite runs its PostgreSQL half in this run already.
         Some(url) => {

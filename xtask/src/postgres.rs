@@ -92,7 +92,8 @@ pub fn drop_scratch_databases(url: &str) {
     }
 }
 
-fn running_as_root() -> bool {
+/// Whether this process runs as root (and so may install Debian packages).
+pub fn running_as_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -116,7 +117,8 @@ fn as_postgres_psql(sql: &str) -> Result<(), String> {
     )
 }
 
-fn run(name: &str, command: &mut Command) -> Result<(), String> {
+/// Runs `command` to completion; fails, naming it, if it fails.
+pub fn run(name: &str, command: &mut Command) -> Result<(), String> {
     let status = command
         .status()
         .map_err(|error| format!("{name}: cannot run: {error}"))?;

@@ -5,12 +5,11 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::process::{CHOSEN_KEY, Server};
+use crate::process::{CHOSEN_KEY, Server, synthetic_message as message};
 
 const LINES: usize = 1_000_000;
-const BATCH: usize = 10_000;
 
 /// The server's resident memory, from /proc.
 fn rss_bytes(pid: u32) -> u64 {
@@ -23,37 +22,12 @@ fn rss_bytes(pid: u32) -> u64 {
     kilobytes * 1024
 }
 
-/// A line of the synthetic log: its number, and text of varying length.
-fn message(n: usize) -> String {
-    let filler = "lorem ipsum dolor sit amet ".repeat(1 + n % 7);
-    format!("line {n} {filler}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_million_lines_page_at_any_depth_and_export_in_flat_memory() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[], &[("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)]);
     let client = reqwest::Client::new();
-    let execution = server
-        .call(
-            &client,
-            Method::POST,
-            "/v1/executions",
-            json!({"jobKey": "big"}),
-        )
-        .await;
-    let id = execution["id"].as_str().unwrap().to_owned();
-
-    let loading = Instant::now();
-    // One batch after another, so that line n gets seq n.
-    for batch in 0..LINES / BATCH {
-        let first = batch * BATCH;
-        let body: String = (first..first + BATCH)
-            .map(|n| format!("{}\n", json!({"message": message(n)})))
-            .collect();
-        server.append_ndjson(&client, &id, body).await;
-    }
-    eprintln!("loaded {LINES} lines in {:.1?}", loading.elapsed());
+    let id = server.load_synthetic_log(&client, "big", LINES).await;
 
     // A page at the start and one 900,000 lines deep, Talend's way.
     let page = |query: &str| {

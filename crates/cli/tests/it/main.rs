@@ -6,6 +6,7 @@ mod process;
 mod audit;
 mod bootstrap;
 mod client;
+mod console;
 mod crash;
 mod exporting;
 mod keys;

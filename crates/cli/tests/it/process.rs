@@ -179,6 +179,28 @@ impl Server {
         assert_eq!(response.status(), reqwest::StatusCode::CREATED);
     }
 
+    /// Launches an execution of `job` and appends `lines` lines of [`synthetic_message`] to
+    /// it, 10,000 at a time, one batch after another so that line `n` is the `n`-th stored;
+    /// its id.
+    pub async fn load_synthetic_log(
+        &self,
+        client: &reqwest::Client,
+        job: &str,
+        lines: usize,
+    ) -> String {
+        const BATCH: usize = 10_000;
+        let id = self.launch(client, job).await;
+        let loading = std::time::Instant::now();
+        for first in (0..lines).step_by(BATCH) {
+            let body: String = (first..lines.min(first + BATCH))
+                .map(|n| format!("{}\n", serde_json::json!({"message": synthetic_message(n)})))
+                .collect();
+            self.append_ndjson(client, &id, body).await;
+        }
+        eprintln!("loaded {lines} lines in {:.1?}", loading.elapsed());
+        id
+    }
+
     /// An export's status, as Talend's status route answers it for its token.
     pub async fn export_status(
         &self,
@@ -272,6 +294,13 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Line `n` (from 0) of the synthetic logs of [`Server::load_synthetic_log`]: its number,
+/// and text of varying length.
+pub fn synthetic_message(n: usize) -> String {
+    let filler = "lorem ipsum dolor sit amet ".repeat(1 + n % 7);
+    format!("line {n} {filler}")
 }
 
 /// A command's output as text.
