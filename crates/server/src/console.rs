@@ -32,13 +32,13 @@ pub(crate) fn router() -> Router<AppState> {
             get(session::login_form).post(session::sign_in),
         )
         .route("/console/logout", post(session::sign_out))
-        .route("/console/executions", get(pages::executions))
+        .route("/console/executions", get(pages::section::<0>))
         .route("/console/executions/{id}", get(pages::execution))
-        .route("/console/audit", get(pages::audit))
-        .route("/console/operations", get(pages::operations))
+        .route("/console/audit", get(pages::section::<1>))
+        .route("/console/operations", get(pages::section::<2>))
         .route("/console/operations/{operation_id}", get(pages::operation))
-        .route("/console/statistics", get(pages::statistics))
-        .route("/console/keys", get(pages::keys))
+        .route("/console/statistics", get(pages::section::<3>))
+        .route("/console/keys", get(pages::section::<4>))
         .route("/console/assets/{file}", get(assets::serve))
         .layer(axum::middleware::map_response(protect))
 }

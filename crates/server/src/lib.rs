@@ -27,7 +27,9 @@ mod otlp;
 mod native;
 mod idempotency;
 mod admission;
+#[cfg(feature = "console")]
 mod render;
+#[cfg(feature = "console")]
 mod console;
 
 use std::future::Future;
@@ -162,12 +164,14 @@ pub(crate) fn router(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ));
-    Router::new()
+    let router = Router::new()
         .merge(authenticated)
         .merge(exports::router())
         .merge(metrics::router())
-        .merge(openapi::router())
-        .merge(console::router())
+        .merge(openapi::router());
+    #[cfg(feature = "console")]
+    let router = router.merge(console::router());
+    router
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

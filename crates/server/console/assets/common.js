@@ -171,3 +171,33 @@ export function localInputFromIso(iso) {
   const two = (number) => String(number).padStart(2, '0');
   return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}T${two(date.getHours())}:${two(date.getMinutes())}`;
 }
+
+/**
+ * The pager of a list read by cursor: "First page", "Previous" (back through the cursors of
+ * the pages seen before) and "Next page". `view` holds this page's `cursor` ('' for the
+ * first) and `earlierCursors`; a click changes them and calls `load()`.
+ */
+export function renderCursorPager(pager, view, nextCursor, load) {
+  const first = h('button', { type: 'button', disabled: !view.cursor }, 'First page');
+  const previous = h('button', { type: 'button', disabled: view.earlierCursors.length === 0 }, '‹ Previous');
+  const next = h('button', { type: 'button', disabled: !nextCursor }, 'Next page ›');
+  first.addEventListener('click', () => {
+    view.cursor = '';
+    view.earlierCursors = [];
+    load();
+  });
+  previous.addEventListener('click', () => {
+    view.cursor = view.earlierCursors.pop();
+    load();
+  });
+  next.addEventListener('click', () => {
+    view.earlierCursors.push(view.cursor);
+    view.cursor = nextCursor;
+    load();
+  });
+  // A page opened from a link with a cursor has no known earlier pages (only "First page"
+  // leads back), so its number is unknown.
+  const known = !view.cursor || view.earlierCursors.length > 0;
+  replace(pager, first, previous, next,
+    known ? h('span', { class: 'muted' }, `Page ${view.earlierCursors.length + 1}`) : null);
+}

@@ -4,7 +4,7 @@
 
 import {
   api, h, replace, timeElement, formatDuration, showError, pageParams, setPageParams, badge,
-  localizeTimes, isoFromLocalInput, localInputFromIso,
+  localizeTimes, isoFromLocalInput, localInputFromIso, renderCursorPager,
 } from './common.js';
 
 const STATUSES = [
@@ -118,12 +118,12 @@ async function load() {
       signal: controller.signal,
     });
     renderTable(page.data);
-    renderPager(page.nextCursor);
+    renderCursorPager(pager, view, page.nextCursor, load);
   } catch (error) {
     if (error.name === 'AbortError') return;
     replace(results);
     showError(messages, error);
-    renderPager(null);
+    renderCursorPager(pager, view, null, load);
   }
 }
 
@@ -172,27 +172,6 @@ function updateRunningCells() {
   for (const { cell, startedAt } of runningCells) {
     cell.textContent = `running for ${formatDuration(Math.max(0, now - startedAt))}`;
   }
-}
-
-function renderPager(nextCursor) {
-  const first = h('button', { type: 'button', disabled: !view.cursor }, 'First page');
-  const previous = h('button', { type: 'button', disabled: view.earlierCursors.length === 0 }, '‹ Previous');
-  const next = h('button', { type: 'button', disabled: !nextCursor }, 'Next page ›');
-  first.addEventListener('click', goToFirstPage);
-  previous.addEventListener('click', () => {
-    view.cursor = view.earlierCursors.pop();
-    load();
-  });
-  next.addEventListener('click', () => {
-    view.earlierCursors.push(view.cursor);
-    view.cursor = nextCursor;
-    load();
-  });
-  // A page opened from a link with a cursor has no known earlier pages (only "First page"
-  // leads back), so its number is unknown.
-  const known = !view.cursor || view.earlierCursors.length > 0;
-  replace(pager, first, previous, next,
-    known ? h('span', { class: 'muted' }, `Page ${view.earlierCursors.length + 1}`) : null);
 }
 
 localizeTimes();

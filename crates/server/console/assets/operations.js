@@ -5,7 +5,7 @@
 
 import {
   api, h, replace, timeElement, formatDuration, showError, pageParams, setPageParams, badge,
-  localizeTimes, isoFromLocalInput, localInputFromIso,
+  localizeTimes, isoFromLocalInput, localInputFromIso, renderCursorPager,
 } from './common.js';
 
 const LIST_PAGE_SIZE = 50;
@@ -98,7 +98,7 @@ function startListPage(root) {
         signal: controller.signal,
       });
       renderOperations(page.data);
-      renderPager(page.nextCursor);
+      renderCursorPager(pager, view, page.nextCursor, load);
     } catch (error) {
       if (error.name === 'AbortError') return;
       replace(results);
@@ -127,26 +127,6 @@ function startListPage(root) {
           h('td', { class: 'number', title: operation.complete === false ? 'more items than the list counts' : null },
             `${Number(operation.items).toLocaleString()}${operation.complete === false ? '+' : ''}`),
           h('td', {}, (operation.operationTypes || []).map((type) => h('span', { class: 'tag' }, type)))))))));
-  }
-
-  function renderPager(nextCursor) {
-    const first = h('button', { type: 'button', disabled: !view.cursor }, 'First page');
-    const previous = h('button', { type: 'button', disabled: view.earlierCursors.length === 0 }, '‹ Previous');
-    const next = h('button', { type: 'button', disabled: !nextCursor }, 'Next page ›');
-    first.addEventListener('click', goToFirstPage);
-    previous.addEventListener('click', () => {
-      view.cursor = view.earlierCursors.pop();
-      load();
-    });
-    next.addEventListener('click', () => {
-      view.earlierCursors.push(view.cursor);
-      view.cursor = nextCursor;
-      load();
-    });
-    // A page opened from a link with a cursor has no known earlier pages: its number is unknown.
-    const known = !view.cursor || view.earlierCursors.length > 0;
-    replace(pager, first, previous, next,
-      known ? h('span', { class: 'muted' }, `Page ${view.earlierCursors.length + 1}`) : null);
   }
 
   replace(root, openForm, filters, messages, results, pager);

@@ -16,21 +16,54 @@ use super::session::{Session, current};
 use crate::AppState;
 use crate::error::ApiError;
 
-/// The console's sections: address, label, the permission that opens it.
-const SECTIONS: [(&str, &str, Permission); 5] = [
-    ("/console/executions", "Executions", Permission::JobsRead),
-    ("/console/audit", "Audit", Permission::AuditLogsRead),
-    (
-        "/console/operations",
-        "Operations",
-        Permission::OperatingLogsRead,
-    ),
-    (
-        "/console/statistics",
-        "Statistics",
-        Permission::OperatingLogsRead,
-    ),
-    ("/console/keys", "Keys", Permission::KeysAdmin),
+/// One of the console's sections: its page in the top bar.
+struct Section {
+    href: &'static str,
+    label: &'static str,
+    /// What a key needs to open it.
+    permission: Permission,
+    /// `body[data-page]` of its list page, the module that builds it, and the id of the
+    /// element the module fills.
+    page: &'static str,
+    heading: &'static str,
+}
+
+const SECTIONS: [Section; 5] = [
+    Section {
+        href: "/console/executions",
+        label: "Executions",
+        permission: Permission::JobsRead,
+        page: "executions",
+        heading: "Executions",
+    },
+    Section {
+        href: "/console/audit",
+        label: "Audit",
+        permission: Permission::AuditLogsRead,
+        page: "audit",
+        heading: "Audit log",
+    },
+    Section {
+        href: "/console/operations",
+        label: "Operations",
+        permission: Permission::OperatingLogsRead,
+        page: "operations",
+        heading: "Operations",
+    },
+    Section {
+        href: "/console/statistics",
+        label: "Statistics",
+        permission: Permission::OperatingLogsRead,
+        page: "statistics",
+        heading: "Statistics",
+    },
+    Section {
+        href: "/console/keys",
+        label: "Keys",
+        permission: Permission::KeysAdmin,
+        page: "keys",
+        heading: "API keys",
+    },
 ];
 
 #[derive(Debug)]
@@ -67,10 +100,10 @@ impl Shell {
             nav: SECTIONS
                 .iter()
                 .enumerate()
-                .filter(|(_, (_, _, permission))| key.permissions.contains(*permission))
-                .map(|(index, (href, label, _))| NavLink {
-                    href,
-                    label,
+                .filter(|(_, entry)| key.permissions.contains(entry.permission))
+                .map(|(index, entry)| NavLink {
+                    href: entry.href,
+                    label: entry.label,
                     current: index == section,
                 })
                 .collect(),
@@ -176,7 +209,9 @@ async fn section_page(
         Ok(session) => session,
         Err(response) => return response,
     };
-    let (_, label, permission) = SECTIONS[section];
+    let Section {
+        label, permission, ..
+    } = SECTIONS[section];
     let shell = Shell::new(&session, section, "problem", label.to_owned());
     if !session.key.permissions.contains(permission) {
         let message = format!("This key lacks the permission {permission}, which this page needs.");
@@ -196,17 +231,18 @@ fn problem(shell: Shell, status: StatusCode, heading: &str, message: &str) -> Re
     )
 }
 
-/// A section whose page its module builds whole.
-async fn simple(
-    state: &AppState,
-    headers: &HeaderMap,
-    uri: &Uri,
-    section: usize,
-    (page, heading, container): (&'static str, &str, &str),
+/// The list page of section `SECTION` (an index into [`SECTIONS`]), which its module
+/// builds whole.
+pub(super) async fn section<const SECTION: usize>(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
 ) -> Response {
-    section_page(state, headers, uri, section, async |mut shell, _| {
+    let Section { page, heading, .. } = SECTIONS[SECTION];
+    section_page(&state, &headers, &uri, SECTION, async |mut shell, _| {
         shell.page = page;
         shell.module = Some(page);
+        let container = page;
         html(
             StatusCode::OK,
             &SimplePage {
@@ -217,59 +253,6 @@ async fn simple(
         )
     })
     .await
-}
-
-pub(super) async fn executions(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    simple(
-        &state,
-        &headers,
-        &uri,
-        0,
-        ("executions", "Executions", "executions"),
-    )
-    .await
-}
-
-pub(super) async fn audit(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    simple(&state, &headers, &uri, 1, ("audit", "Audit log", "audit")).await
-}
-
-pub(super) async fn operations(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    simple(
-        &state,
-        &headers,
-        &uri,
-        2,
-        ("operations", "Operations", "operations"),
-    )
-    .await
-}
-
-pub(super) async fn statistics(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    simple(
-        &state,
-        &headers,
-        &uri,
-        3,
-        ("statistics", "Statistics", "statistics"),
-    )
-    .await
-}
-
-pub(super) async fn keys(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    simple(&state, &headers, &uri, 4, ("keys", "API keys", "keys")).await
 }
 
 /// `/console/executions/{id}`: the execution's metadata, and the log viewer.

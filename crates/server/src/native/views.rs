@@ -139,15 +139,20 @@ impl LogEntryView {
         }
     }
 
-    /// The same line with `messageHtml` filled in when `render` says so.
-    pub(crate) fn rendered(mut self, render: Render) -> Self {
-        if render == Render::Html {
-            self.message_html = Some(crate::render::message_html(
-                self.message.as_str(),
-                self.message_type,
-            ));
+    /// The same line with `messageHtml` filled in when `render` says so (never in a build
+    /// without the console, which only the fuzz targets make).
+    pub(crate) fn rendered(self, render: Render) -> Self {
+        match render {
+            #[cfg(feature = "console")]
+            Render::Html => {
+                let html = crate::render::message_html(self.message.as_str(), self.message_type);
+                LogEntryView {
+                    message_html: Some(html),
+                    ..self
+                }
+            }
+            _ => self,
         }
-        self
     }
 }
 
