@@ -1,6 +1,6 @@
 //! Work the server does in the background: removing deleted and expired log rows, expiring
 //! old logs, building exports, removing expired exports, and forgetting idempotency keys
-//! past their window. Each runs until the server
+//! past their window and expired console sessions. Each runs until the server
 //! stops; those that wait can be woken early.
 
 use std::sync::Arc;

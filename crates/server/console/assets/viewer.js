@@ -484,8 +484,7 @@ function openStream() {
   if (after !== null) url.searchParams.set('afterSeq', after);
   streamSeq = later(streamSeq, after);
   stream = new EventSource(url);
-  // docs/api.md names the line event `log`, the console contract `line`: take either.
-  stream.addEventListener('line', receive);
+  // Each line comes as a `log` event (docs/api.md).
   stream.addEventListener('log', receive);
   stream.addEventListener('end', (event) => {
     const data = JSON.parse(event.data);

@@ -225,7 +225,7 @@ fn start_after(
     params(("id" = ExecutionId, Path, description = "The execution's id."), StreamQuery,
         ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this seq (sent by EventSource on reconnect).")),
     responses(
-        (status = 200, description = "Server-Sent Events: each line as a `line` event (its seq as the id, a log entry as JSON data), then one `end` event with the final status.", content_type = "text/event-stream", body = Object),
+        (status = 200, description = "Server-Sent Events: each line as a `log` event (its seq as the id, a log entry as JSON data), then one `end` event with the final status.", content_type = "text/event-stream", body = Object),
         (status = 404, description = "No such execution in the key's account.", body = ErrorResponse),
     ))]
 pub(crate) async fn stream(
