@@ -3,11 +3,13 @@
 //! past their window and expired console sessions. Each runs until the server
 //! stops; those that wait can be woken early.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use pipelog_core::idempotency::IDEMPOTENCY_WINDOW_MS;
 use pipelog_core::time::UtcTime;
+use pipelog_store::StoreError;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -46,7 +48,7 @@ pub(crate) fn spawn(state: &AppState) -> Vec<JoinHandle<()>> {
         tokio::spawn(expire(state.clone())),
         tokio::spawn(build_exports(state.clone())),
         tokio::spawn(remove_expired_exports(state.clone())),
-        tokio::spawn(forget_idempotency_keys(state.clone())),
+        tokio::spawn(forget_old_records(state.clone())),
     ]
 }
 
@@ -219,44 +221,42 @@ async fn remove_abandoned_parts(dir: &std::path::Path) {
 /// Idempotency keys (and expired console sessions) forgotten per commit.
 const FORGET_BATCH: usize = 1_000;
 
-async fn forget_idempotency_keys(state: AppState) {
+async fn forget_old_records(state: AppState) {
     let mut stopping = state.stopping.clone();
     loop {
         let cutoff = UtcTime::now().unix_millis() - IDEMPOTENCY_WINDOW_MS;
         if let Some(before) = UtcTime::from_unix_millis(cutoff) {
-            // Batch after batch, while batches come back full.
-            loop {
-                match state
-                    .store
-                    .expire_idempotency_keys(before, FORGET_BATCH)
-                    .await
-                {
-                    Ok(removed) if removed as usize == FORGET_BATCH => {}
-                    Ok(_) => break,
-                    Err(error) => {
-                        tracing::warn!(%error, "forgetting old idempotency keys failed");
-                        break;
-                    }
-                }
-            }
+            in_full_batches("forgetting old idempotency keys", || {
+                state.store.expire_idempotency_keys(before, FORGET_BATCH)
+            })
+            .await;
         }
-        // Expired console sessions: they no longer open anything, this only frees space.
-        loop {
-            match state
-                .store
-                .expire_sessions(UtcTime::now(), FORGET_BATCH)
-                .await
-            {
-                Ok(removed) if removed as usize == FORGET_BATCH => {}
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::warn!(%error, "removing expired console sessions failed");
-                    break;
-                }
-            }
-        }
+        // Expired console sessions no longer open anything: this only frees space.
+        in_full_batches("removing expired console sessions", || {
+            state.store.expire_sessions(UtcTime::now(), FORGET_BATCH)
+        })
+        .await;
         if !pause(&mut stopping, None, state.config.maintenance_interval).await {
             return;
+        }
+    }
+}
+
+/// Runs `batch` (which removes up to [`FORGET_BATCH`] rows) again while it comes back full;
+/// a failure is logged as `what` failing, and waits for the next round.
+async fn in_full_batches<F, Fut>(what: &str, mut batch: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<u64, StoreError>>,
+{
+    loop {
+        match batch().await {
+            Ok(removed) if removed as usize == FORGET_BATCH => {}
+            Ok(_) => break,
+            Err(error) => {
+                tracing::warn!(%error, "{what} failed");
+                break;
+            }
         }
     }
 }

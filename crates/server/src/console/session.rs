@@ -56,9 +56,15 @@ pub(crate) async fn current(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<Session>, ApiError> {
-    let Some(token) =
-        cookie(headers, SESSION_COOKIE).and_then(|value| SessionToken::presented(value).ok())
-    else {
+    match cookie(headers, SESSION_COOKIE) {
+        Some(value) => live_session(state, value).await,
+        None => Ok(None),
+    }
+}
+
+/// The live session a cookie's value names, if any.
+async fn live_session(state: &AppState, value: &str) -> Result<Option<Session>, ApiError> {
+    let Ok(token) = SessionToken::presented(value) else {
         return Ok(None);
     };
     let key = state
@@ -76,10 +82,10 @@ pub(crate) async fn api_key(
     headers: &HeaderMap,
     method: &Method,
 ) -> Result<Option<ApiKey>, ApiError> {
-    if cookie(headers, SESSION_COOKIE).is_none() {
+    let Some(value) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
-    }
-    let session = current(state, headers).await?.ok_or_else(|| {
+    };
+    let session = live_session(state, value).await?.ok_or_else(|| {
         ApiError::Unauthorized("the console session has ended: sign in again".into())
     })?;
     if !method.is_safe() {
