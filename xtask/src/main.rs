@@ -91,9 +91,18 @@ const OPENTELEMETRY: [&str; 2] = [
     "opentelemetry-exporter-otlp-proto-http==1.45.2",
 ];
 
-/// The binary's tests that run again on PostgreSQL: those about the data it keeps (the
-/// others are about the binary itself: flags, signals, TLS, the embedded store's files).
-const CLI_TESTS_ON_POSTGRES: [&str; 4] = ["crash", "overload", "large", "nodes"];
+/// The binary's tests that run again on PostgreSQL: those about the data it keeps, and the
+/// commands that open a store themselves (the others are about the binary itself: flags,
+/// signals, TLS, the client commands, which speak HTTP whatever the server's store).
+const CLI_TESTS_ON_POSTGRES: [&str; 7] = [
+    "crash",
+    "overload",
+    "large",
+    "nodes",
+    "keys::",
+    "audit::",
+    "exporting",
+];
 
 /// Every test of the workspace (unit, integration against real servers on port 0, doc
 /// tests, the web console in a browser), on the embedded store and then on PostgreSQL,

@@ -129,6 +129,7 @@ async fn build_exports(state: AppState) {
     loop {
         match state.store.claim_export(STALE_CLAIM).await {
             Ok(Some(job)) => {
+                tracing::info!(token = %job.token, lines = job.lines(), "building an export");
                 let outcome = match exports::build(&state, &job, &stopping).await {
                     Built::Done(bytes) => Ok(bytes),
                     Built::Failed(reason) => {

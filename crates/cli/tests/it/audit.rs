@@ -1,14 +1,26 @@
-//! `pipelog audit verify`, on a data dir, after a row was changed behind pipelog's back.
+//! `pipelog audit verify`, straight on a store (a data dir, or on PostgreSQL runs its
+//! database), after a row was changed behind pipelog's back.
+
+use std::path::Path;
+use std::process::Output;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::process::{CHOSEN_KEY, Server, run};
+use crate::process::{CHOSEN_KEY, Server, execute_sql, run, store_args};
+
+/// `pipelog audit verify` on the store of `data_dir`, with `extra` options.
+fn verify(data_dir: &Path, extra: &[&str]) -> Output {
+    let store = store_args(data_dir);
+    let mut args = vec!["audit", "verify"];
+    args.extend(store.iter().map(String::as_str));
+    args.extend_from_slice(extra);
+    run(&args, &[])
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_reports_intact_chains_and_names_a_tampered_entry() {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_str().unwrap().to_owned();
     let server = Server::start(dir.path(), &[], &[("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)]);
     let client = reqwest::Client::new();
     let mut ids = Vec::new();
@@ -33,24 +45,14 @@ async fn verify_reports_intact_chains_and_names_a_tampered_entry() {
     }
 
     // Beside the running server.
-    let intact = run(&["audit", "verify", "--data-dir", &data_dir], &[]);
+    let intact = verify(dir.path(), &[]);
     let stdout = String::from_utf8_lossy(&intact.stdout);
     assert!(intact.status.success(), "{stdout}");
     assert!(
         stdout.contains("account `default`: 4 entries checked, chain intact"),
         "{stdout}"
     );
-    let held = run(
-        &[
-            "audit",
-            "verify",
-            "--data-dir",
-            &data_dir,
-            "--digest",
-            &digest_file,
-        ],
-        &[],
-    );
+    let held = verify(dir.path(), &["--digest", &digest_file]);
     assert!(
         held.status.success(),
         "{}",
@@ -60,41 +62,22 @@ async fn verify_reports_intact_chains_and_names_a_tampered_entry() {
     forged["entries"] = json!(2);
     let forged_file = dir.path().join("forged-digest.json");
     std::fs::write(&forged_file, forged.to_string()).unwrap();
-    let refused = run(
-        &[
-            "audit",
-            "verify",
-            "--data-dir",
-            &data_dir,
-            "--digest",
-            forged_file.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let refused = verify(dir.path(), &["--digest", forged_file.to_str().unwrap()]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("signature is not this data dir's"));
     assert!(server.terminate().success());
 
-    let database = rusqlite::Connection::open(dir.path().join("pipelog.db")).unwrap();
-    database
-        .execute(
-            "UPDATE audit_entries SET time_generated = time_generated - 1000 WHERE public_id = ?1",
-            [&ids[1]],
-        )
-        .unwrap();
-    drop(database);
+    let changed = execute_sql(
+        dir.path(),
+        &format!(
+            "UPDATE audit_entries SET time_generated = time_generated - 1000 WHERE public_id = '{}'",
+            ids[1]
+        ),
+    )
+    .await;
+    assert_eq!(changed, 1);
 
-    let broken = run(
-        &[
-            "audit",
-            "verify",
-            "--data-dir",
-            &data_dir,
-            "--account",
-            "default",
-        ],
-        &[],
-    );
+    let broken = verify(dir.path(), &["--account", "default"]);
     let stdout = String::from_utf8_lossy(&broken.stdout);
     assert_eq!(broken.status.code(), Some(1), "{stdout}");
     assert!(
@@ -104,29 +87,9 @@ async fn verify_reports_intact_chains_and_names_a_tampered_entry() {
         )),
         "{stdout}"
     );
-    let with_digest = run(
-        &[
-            "audit",
-            "verify",
-            "--data-dir",
-            &data_dir,
-            "--digest",
-            &digest_file,
-        ],
-        &[],
-    );
+    let with_digest = verify(dir.path(), &["--digest", &digest_file]);
     assert_eq!(with_digest.status.code(), Some(1));
-    let unknown = run(
-        &[
-            "audit",
-            "verify",
-            "--data-dir",
-            &data_dir,
-            "--account",
-            "nobody",
-        ],
-        &[],
-    );
+    let unknown = verify(dir.path(), &["--account", "nobody"]);
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no account named `nobody`"));
     let _ = StatusCode::OK;

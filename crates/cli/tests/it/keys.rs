@@ -1,11 +1,16 @@
-//! `pipelog keys create`, offline and beside a running server.
+//! `pipelog keys create`, offline and beside a running server (on PostgreSQL runs, on the
+//! server's database).
+
+use std::path::Path;
 
 use reqwest::StatusCode;
 
-use crate::process::{Server, run};
+use crate::process::{Server, run, store_args};
 
-fn create_key(data_dir: &str, extra: &[&str]) -> String {
-    let mut args = vec!["keys", "create", "--data-dir", data_dir];
+fn create_key(data_dir: &Path, extra: &[&str]) -> String {
+    let store = store_args(data_dir);
+    let mut args = vec!["keys", "create"];
+    args.extend(store.iter().map(String::as_str));
     args.extend_from_slice(extra);
     let output = run(&args, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -19,7 +24,7 @@ fn create_key(data_dir: &str, extra: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_made_offline_and_beside_a_running_server_work() {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_str().unwrap();
+    let data_dir = dir.path();
     let offline = create_key(
         data_dir,
         &[

@@ -2,7 +2,7 @@
 //! dir (the secrets and the export files), started at once. A line written through one is
 //! heard by a follower of the other; a key's rate limit holds across both; an export asked
 //! for on one is built once and downloaded through the other; and an export whose builder
-//! is killed mid-way is finished by the other node.
+//! is killed mid-way is finished by the other node, running all along.
 //!
 //! PostgreSQL runs of the suite only (`PIPELOG_TEST_BACKEND=postgres`).
 
@@ -43,27 +43,41 @@ async fn two_nodes_share_followers_limits_and_exports() {
     let id = load_lines(&a, &client, 200_000).await;
     an_export_asked_on_a_is_built_once_and_served_by_b(&a, &b, &client, &id).await;
 
-    // A node killed while it builds an export leaves it to the other.
-    b.terminate();
+    // Whichever node builds an export, killing it leaves the export to the other, which
+    // keeps running throughout.
     let token = export(&a, &client, &id).await;
     let exports = shared.path().join("exports");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !has_part_file(&exports) {
-        assert!(Instant::now() < deadline, "node A never began the export");
+    let building = |node: &Server| {
+        node.stderr()
+            .iter()
+            .any(|line| line.contains("building an export") && line.contains(&token))
+    };
+    let (builder, peer) = loop {
+        if has_part_file(&exports) {
+            if building(&a) {
+                break (a, b);
+            }
+            if building(&b) {
+                break (b, a);
+            }
+        }
+        assert!(Instant::now() < deadline, "no node began the export");
         tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let killed = a.kill();
+    };
+    let killed = builder.kill();
     assert!(!killed.success());
-    let b = node(shared.path());
-    // The claim of the killed node goes stale (30 s) before B takes the export over.
-    let link = wait_ready(&b, &client, &id, &token, Duration::from_secs(120)).await;
+    // The killed node's claim goes stale (30 s) before the peer takes the export over.
+    let link = wait_ready(&peer, &client, &id, &token, Duration::from_secs(120)).await;
     let text = reqwest::get(&link).await.unwrap().text().await.unwrap();
-    assert_eq!(text.lines().count(), 200_000, "B built all of it");
+    assert_eq!(text.lines().count(), 200_000, "the peer built all of it");
     assert!(
-        b.stderr().iter().any(|line| line.contains("export built")),
-        "B built it"
+        peer.stderr()
+            .iter()
+            .any(|line| line.contains("export built") && line.contains(&token)),
+        "the peer built it"
     );
-    b.terminate();
+    peer.terminate();
 }
 
 async fn a_follower_on_b_hears_a_line_written_through_a(

@@ -67,6 +67,36 @@ pub fn database_for(data_dir: &Path) -> Option<String> {
     Some(url)
 }
 
+/// The options naming the store of `data_dir` to commands that open it themselves
+/// (`keys create`, `audit verify`): the data dir, and on PostgreSQL runs its database.
+pub fn store_args(data_dir: &Path) -> Vec<String> {
+    let mut args = vec![
+        "--data-dir".to_owned(),
+        data_dir.to_str().unwrap().to_owned(),
+    ];
+    if let Some(url) = database_for(data_dir) {
+        args.extend(["--database".to_owned(), url]);
+    }
+    args
+}
+
+/// Runs `sql` on the store of `data_dir`, behind pipelog's back; the rows it changed.
+pub async fn execute_sql(data_dir: &Path, sql: &str) -> u64 {
+    match database_for(data_dir) {
+        None => {
+            let database = rusqlite::Connection::open(data_dir.join("pipelog.db")).unwrap();
+            database.execute(sql, []).unwrap() as u64
+        }
+        Some(url) => {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            client.execute(sql, &[]).await.unwrap()
+        }
+    }
+}
+
 impl Server {
     /// Starts `pipelog serve --listen 127.0.0.1:0 --data-dir DIR ARGS...` and waits until it
     /// listens. On PostgreSQL runs of the suite, with `--database` and the data dir's own
