@@ -2,7 +2,7 @@
 //! account's audit log with the find language (JSON, or a compact expression compiled to
 //! it), and checking its hash chain, optionally against a digest kept since.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,16 +35,20 @@ pub struct FindArgs {
     output: OutputArgs,
 }
 
-/// The query's JSON: as given, or compiled from a compact expression (whose errors point
-/// at their column).
+/// The query's JSON: as given, or compiled from a compact expression. Its errors name their
+/// column; on a terminal, the expression follows with the column marked.
 fn query_json(text: &str) -> anyhow::Result<Value> {
     let text = text.trim();
     if text.starts_with('{') {
         return serde_json::from_str(text).context("the query starts with `{` but is not JSON");
     }
     compact::parse(text).map_err(|error| {
-        let pointer = format!("{}^", " ".repeat(error.column.saturating_sub(1)));
-        anyhow::anyhow!("the query {error}\n  {text}\n  {pointer}")
+        if std::io::stderr().is_terminal() {
+            let pointer = format!("{}^", " ".repeat(error.column.saturating_sub(1)));
+            anyhow::anyhow!("the query {error}\n  {text}\n  {pointer}")
+        } else {
+            anyhow::anyhow!("the query {error}")
+        }
     })?;
     Ok(compact::compile(text)?)
 }

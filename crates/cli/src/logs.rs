@@ -109,7 +109,7 @@ pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let printer = Printer {
         format: args.output.output,
-        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        color: crate::output::colour(std::io::stdout().is_terminal()),
         severities: args.severity.as_deref().map(|list| {
             list.split(',')
                 .map(|severity| severity.trim().to_owned())

@@ -6,6 +6,12 @@ use std::io::Write;
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 
+/// Whether to colour what goes to a stream: only when it is a terminal, and `NO_COLOR` is
+/// unset or empty (no-color.org: an empty value asks for nothing).
+pub fn colour(stream_is_terminal: bool) -> bool {
+    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// Aligned columns.

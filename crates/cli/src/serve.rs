@@ -119,7 +119,9 @@ fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
     })?;
     let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let layer = match format {
-        LogFormat::Text => layer.with_ansi(std::io::stderr().is_terminal()).boxed(),
+        LogFormat::Text => layer
+            .with_ansi(crate::output::colour(std::io::stderr().is_terminal()))
+            .boxed(),
         // Spans' fields (the request id, say) go with every event, flattened beside its own.
         LogFormat::Json => layer
             .json()

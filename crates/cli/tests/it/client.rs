@@ -7,7 +7,7 @@ use std::process::{Output, Stdio};
 
 use serde_json::Value;
 
-use crate::process::{CHOSEN_KEY, Server, pipelog, run, text};
+use crate::process::{CHOSEN_KEY, Server, pipelog, run, run_in_terminal, text};
 
 /// Runs `pipelog ARGS` with `input` on stdin.
 fn run_with_stdin(args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
@@ -77,6 +77,45 @@ fn login_keeps_a_private_profile_that_executions_commands_use() {
         text(&missing.stderr).contains("pipelog login --url URL"),
         "{}",
         text(&missing.stderr)
+    );
+
+    // PIPELOG_PROFILE picks a profile as --profile does; either variable alone overrides
+    // its half of the profile.
+    let home_dir = home.path().to_str().unwrap();
+    let by_variable = run(
+        &["executions", "list"],
+        &[("HOME", home_dir), ("PIPELOG_PROFILE", "ci")],
+    );
+    assert!(
+        by_variable.status.success(),
+        "{}",
+        text(&by_variable.stderr)
+    );
+    let other_key = run(
+        &["executions", "list", "--profile", "ci"],
+        &[
+            ("HOME", home_dir),
+            ("PIPELOG_API_KEY", "pl_not_the_profile_key_0000"),
+        ],
+    );
+    assert!(!other_key.status.success());
+    assert!(
+        text(&other_key.stderr).contains("401"),
+        "{}",
+        text(&other_key.stderr)
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let other_url = run(
+        &["executions", "list", "--profile", "ci"],
+        &[("HOME", home_dir), ("PIPELOG_URL", nowhere.as_str())],
+    );
+    assert!(!other_url.status.success());
+    assert!(
+        text(&other_url.stderr).contains(&nowhere),
+        "the error names the variable's server: {}",
+        text(&other_url.stderr)
     );
 
     let profile = ["--profile", "ci"];
@@ -218,6 +257,20 @@ async fn logs_prints_filters_and_follows_until_the_end() {
         "{printed}"
     );
     assert!(!printed.contains('\x1b'), "no colours when piped");
+    // On a terminal, severities are coloured, unless NO_COLOR is set to something.
+    let on_terminal = |extra: &[(&'static str, &'static str)]| {
+        let all: Vec<(&str, &str)> = env.iter().chain(extra).copied().collect();
+        let output = run_in_terminal(&["logs", &id], &all);
+        assert!(output.status.success(), "{}", text(&output.stdout));
+        text(&output.stdout)
+    };
+    let coloured = on_terminal(&[]);
+    assert!(coloured.contains("\x1b[33mWARNING"), "{coloured:?}");
+    assert!(!on_terminal(&[("NO_COLOR", "1")]).contains('\x1b'));
+    assert!(
+        on_terminal(&[("NO_COLOR", "")]).contains('\x1b'),
+        "an empty NO_COLOR is no request (no-color.org)"
+    );
 
     let errors = run(&["logs", &id, "--severity", "error", "-o", "json"], &env);
     let errors: Vec<Value> = text(&errors.stdout)
@@ -263,6 +316,33 @@ async fn logs_prints_filters_and_follows_until_the_end() {
             .unwrap()
             .ends_with("written while followed")
     );
+
+    // Followed once it has ended: every line, one JSON object each, and its status.
+    let followed = run(&["logs", &id, "--follow", "-o", "json"], &env);
+    assert_eq!(followed.status.code(), Some(11));
+    let objects: Vec<Value> = text(&followed.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 4);
+    assert_eq!(objects[3]["message"], "written while followed");
+
+    // --since: lines from a time on, or from an age ago.
+    let since = objects[3]["createdAt"].as_str().unwrap();
+    let recent = run(&["logs", &id, "--since", since], &env);
+    assert!(recent.status.success(), "{}", text(&recent.stderr));
+    let recent = text(&recent.stdout);
+    assert_eq!(recent.lines().count(), 1, "{recent}");
+    assert!(recent.ends_with("written while followed\n"), "{recent}");
+    let within_an_hour = run(&["logs", &id, "--since", "1h"], &env);
+    assert_eq!(text(&within_an_hour.stdout).lines().count(), 4);
+    let bad = run(&["logs", &id, "--since", "yesterday"], &env);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("--since"),
+        "{}",
+        text(&bad.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,10 +384,14 @@ async fn audit_and_ops_commands_read_what_the_server_holds() {
 
     let bad = run(&["audit", "find", "type = job.end and"], &env);
     assert_eq!(bad.status.code(), Some(1));
+    let error = text(&bad.stderr);
+    assert_eq!(error.lines().count(), 1, "one line for scripts: {error}");
+    assert!(error.contains("at column 19"), "{error}");
+    // On a terminal, the expression follows with its column marked.
+    let shown = text(&run_in_terminal(&["audit", "find", "type = job.end and"], &env).stdout);
     assert!(
-        text(&bad.stderr).contains("at column 19"),
-        "{}",
-        text(&bad.stderr)
+        shown.contains("\n  type = job.end and\r\n                    ^"),
+        "{shown:?}"
     );
 
     let verified = run(&["audit", "verify"], &env);

@@ -1,9 +1,11 @@
 //! `pipelog export`: a whole log to a file; killed mid-download and run again, it resumes
-//! where the part stopped, and the file is exactly the log.
+//! where the part stopped, and the file is exactly the log. On a terminal, a progress bar.
 
 use std::time::{Duration, Instant};
 
-use crate::process::{CHOSEN_KEY, Server, pipelog, run};
+use serde_json::Value;
+
+use crate::process::{CHOSEN_KEY, Server, pipelog, run, run_in_terminal, text};
 
 const LINES: usize = 100_000;
 
@@ -106,8 +108,8 @@ async fn an_interrupted_export_resumes_where_it_stopped() {
     );
     assert_eq!(std::fs::read(&file).unwrap(), whole);
 
-    let text = std::fs::read_to_string(&file).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
+    let written = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = written.lines().collect();
     assert_eq!(lines.len(), LINES);
     for (number, line) in lines.iter().enumerate() {
         assert!(
@@ -115,4 +117,36 @@ async fn an_interrupted_export_resumes_where_it_stopped() {
             "line {number}: {line}"
         );
     }
+
+    // As JSON, on a terminal: the progress bar shows bytes, lines, rate and time left.
+    let json_file = out.path().join("big.json");
+    let shown = run_in_terminal(
+        &[
+            "export",
+            &id,
+            "--format",
+            "json",
+            "-o",
+            json_file.to_str().unwrap(),
+            "--limit-rate",
+            "8M",
+        ],
+        &env,
+    );
+    let screen = text(&shown.stdout);
+    assert!(shown.status.success(), "{screen}");
+    assert!(
+        screen.contains(&format!("/{LINES} lines")) && screen.contains("/s ETA "),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains(&format!("pipelog: {LINES} lines, ")),
+        "{screen:?}"
+    );
+    let lines: Vec<Value> = serde_json::from_slice(&std::fs::read(&json_file).unwrap()).unwrap();
+    assert_eq!(lines.len(), LINES);
+    assert_eq!(
+        lines[LINES - 1]["logMessage"],
+        format!("row {} {padding}", LINES - 1)
+    );
 }

@@ -342,3 +342,29 @@ pub fn text(bytes: &[u8]) -> String {
 pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     pipelog(args, env).output().unwrap()
 }
+
+/// Runs a `pipelog` command to completion on a terminal of its own, an xterm 160 columns
+/// wide (util-linux's `script` makes one): its stdout and stderr come back together, as the
+/// terminal showed them.
+pub fn run_in_terminal(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let quoted: Vec<String> = std::iter::once(BINARY)
+        .chain(args.iter().copied())
+        .map(|arg| format!("'{}'", arg.replace('\'', r"'\''")))
+        .collect();
+    let mut command = Command::new("script");
+    command
+        .env_clear()
+        .args(["--quiet", "--return", "--flush", "--command"])
+        // A terminal made without one to copy is 0 by 0, where nothing fits.
+        .arg(format!(
+            "PATH=/usr/bin:/bin stty cols 160 rows 50 && exec {}",
+            quoted.join(" ")
+        ))
+        .arg("/dev/null")
+        .env("TERM", "xterm")
+        .stdin(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("util-linux's script runs")
+}

@@ -1,5 +1,5 @@
-//! The commands that write logs: `pipelog log` from a pipe under a rate limit loses and
-//! doubles nothing, and `pipelog run` turns a command into an execution whose log, final
+//! The commands that write logs: `pipelog log` from a pipe under a rate limit, or across a
+//! server's restart, loses and doubles nothing, and `pipelog run` turns a command into an execution whose log, final
 //! status and exit code follow the command's.
 
 use std::io::Write;
@@ -280,4 +280,80 @@ fn terminate(pid: u32) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_sends_lines_as_they_come_and_outlasts_a_killed_server() {
+    let data = tempfile::tempdir().unwrap();
+    let bootstrap = [("PIPELOG_BOOTSTRAP_KEY", CHOSEN_KEY)];
+    let server = Server::start(data.path(), &[], &bootstrap);
+    let client = reqwest::Client::new();
+    let env = server.client_env();
+    let mut writer = pipelog(&["log", "--cid", "outage", "--emitter", "outage"], &env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = writer.stdin.take().unwrap();
+    let mut feed = |numbers: std::ops::Range<usize>| {
+        for number in numbers {
+            writeln!(stdin, "line {number}").unwrap();
+        }
+        stdin.flush().unwrap();
+    };
+
+    // With stdin still open, the first lines reach the server: batches go by time.
+    feed(0..10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        let page = server
+            .call(
+                &client,
+                Method::GET,
+                "/v1/executions?jobKey=outage",
+                Value::Null,
+            )
+            .await;
+        if let Some(execution) = page["data"].as_array().unwrap().first() {
+            let id = execution["id"].as_str().unwrap().to_owned();
+            if all_lines(&server, &client, &id).await.len() == 10 {
+                break id;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lines waiting in an open pipe were never sent"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // The server dies; lines written meanwhile wait, retried, until it is back.
+    let listen = server.base.trim_start_matches("http://").to_owned();
+    assert!(!server.kill().success());
+    feed(10..20);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut args = vec!["serve", "--listen", listen.as_str()];
+    let store = crate::process::store_args(data.path());
+    args.extend(store.iter().map(String::as_str));
+    let server = Server::start_raw(&args, &bootstrap);
+    feed(20..30);
+    drop(stdin);
+    let output = tokio::task::spawn_blocking(move || writer.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("(no answer: "),
+        "each retry is noted: {stderr}"
+    );
+    let messages: Vec<String> = all_lines(&server, &client, &id)
+        .await
+        .iter()
+        .map(|line| line["message"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = (0..30).map(|number| format!("line {number}")).collect();
+    assert_eq!(messages, expected, "every line once, in order");
 }
