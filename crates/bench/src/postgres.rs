@@ -1,6 +1,7 @@
 //! The benchmark on PostgreSQL (`--postgres URL`): pipelog serving a database of its own
 //! on that server, and the bulk load's ceiling there, a plain binary `COPY` of the same rows
-//! into pipelog's own schema, one transaction per batch of 1,000, on one connection.
+//! into pipelog's own schema, one transaction per request's worth of rows, on one
+//! connection.
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
 use crate::ceilings::RawIngest;
-use crate::workload::{Scale, bulk_batch};
+use crate::workload::{Scale, bulk_lines};
 
 /// A client on `url`, its connection driven in the background.
 pub async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
@@ -53,8 +54,13 @@ const TYPES: [Type; 10] = [
 ];
 
 /// The bulk load's rows copied into a fresh database on the server of `admin_url`, with
-/// pipelog's schema (a store opened there and closed).
-pub async fn raw_copy_ingest(admin_url: &str, scale: &Scale) -> anyhow::Result<RawIngest> {
+/// pipelog's schema (a store opened there and closed): one commit per `per_commit` of its
+/// batches of 1,000, each to the execution of its first batch, as pipelog is sent them.
+pub async fn raw_copy_ingest(
+    admin_url: &str,
+    scale: &Scale,
+    per_commit: u64,
+) -> anyhow::Result<RawIngest> {
     let database = ScratchDatabase::create(admin_url).await?;
     let store = PostgresStore::open(&database.url, PostgresOptions::default()).await?;
     store.close().await?;
@@ -64,9 +70,9 @@ pub async fn raw_copy_ingest(admin_url: &str, scale: &Scale) -> anyhow::Result<R
     let mut next_seq = vec![0i64; scale.executions() as usize];
     let mut elapsed = Duration::ZERO;
     let mut rows = 0;
-    for number in 0..scale.bulk_batches() {
-        let lines = bulk_batch(number);
-        let execution = scale.execution_of_batch(number);
+    for number in 0..scale.bulk_batches() / per_commit {
+        let lines = bulk_lines(number * per_commit, per_commit);
+        let execution = scale.execution_of_batch(number * per_commit);
         let seq = &mut next_seq[execution as usize];
         let started = Instant::now();
         let created_at = UtcTime::now().unix_millis();

@@ -294,6 +294,11 @@ pub fn bulk_batch(number: u64) -> Vec<Line> {
     (0..BULK_BATCH).map(|_| line(&mut rng)).collect()
 }
 
+/// `count` batches of the bulk load from batch `first` on, as one list.
+pub fn bulk_lines(first: u64, count: u64) -> Vec<Line> {
+    (first..first + count).flat_map(bulk_batch).collect()
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct LineBody<'a> {
