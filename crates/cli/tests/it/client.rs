@@ -485,6 +485,13 @@ async fn audit_and_ops_commands_read_what_the_server_holds() {
             .unwrap()
             .contains("Application|Finish")
     );
+    let items = run(&["ops", "get", operation, "-o", "json"], &env);
+    let items: Vec<Value> = text(&items.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(items.len(), 4, "one object per line, as the table has rows");
+    assert_eq!(items[3]["activityType"], "Application|Finish");
     let stats = run(&["ops", "stats", operation, "-o", "json"], &env);
     let stats: Value = serde_json::from_slice(&stats.stdout).unwrap();
     assert_eq!(stats["endToEndMs"], 3000);
@@ -505,6 +512,13 @@ async fn audit_and_ops_commands_read_what_the_server_holds() {
     );
     assert!(drawn.status.success(), "{}", text(&drawn.stderr));
     assert!(std::fs::read_to_string(&chart).unwrap().starts_with("<svg"));
+    let mermaid = run(&["ops", "gantt", operation], &env);
+    assert!(mermaid.status.success(), "{}", text(&mermaid.stderr));
+    assert!(
+        text(&mermaid.stdout).starts_with("gantt\n"),
+        "Mermaid by default: {}",
+        text(&mermaid.stdout)
+    );
     let unknown = run(
         &["ops", "stats", "00000000-0000-0000-0000-000000000000"],
         &env,
