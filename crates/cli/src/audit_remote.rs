@@ -36,14 +36,14 @@ pub struct FindArgs {
 }
 
 /// The query's JSON: as given, or compiled from a compact expression. Its errors name their
-/// column; on a terminal, the expression follows with the column marked.
-fn query_json(text: &str) -> anyhow::Result<Value> {
+/// column; with `mark_column` (for a terminal), the expression follows, the column marked.
+fn query_json(text: &str, mark_column: bool) -> anyhow::Result<Value> {
     let text = text.trim();
     if text.starts_with('{') {
         return serde_json::from_str(text).context("the query starts with `{` but is not JSON");
     }
     compact::parse(text).map_err(|error| {
-        if std::io::stderr().is_terminal() {
+        if mark_column {
             let pointer = format!("{}^", " ".repeat(error.column.saturating_sub(1)));
             anyhow::anyhow!("the query {error}\n  {text}\n  {pointer}")
         } else {
@@ -58,7 +58,7 @@ pub fn find(args: FindArgs) -> anyhow::Result<ExitCode> {
         .query
         .as_deref()
         .filter(|text| !text.trim().is_empty())
-        .map(query_json)
+        .map(|text| query_json(text, std::io::stderr().is_terminal()))
         .transpose()?;
     let mut out = std::io::stdout().lock();
     if args.explain {
@@ -182,13 +182,19 @@ mod tests {
 
     #[test]
     fn json_passes_and_expressions_compile() {
-        let json = query_json(r#"{"type": "eq", "field": "type", "value": "job.end"}"#).unwrap();
+        let json = query_json(
+            r#"{"type": "eq", "field": "type", "value": "job.end"}"#,
+            false,
+        )
+        .unwrap();
         assert_eq!(json["field"], "type");
-        let compiled = query_json("type = job.end").unwrap();
+        let compiled = query_json("type = job.end", false).unwrap();
         assert_eq!(compiled["type"], "eq");
         assert_eq!(compiled["value"], "job.end");
-        let error = query_json("type = ").unwrap_err().to_string();
+        let error = query_json("type = ", false).unwrap_err().to_string();
         assert!(error.contains("column 7"), "{error}");
-        assert!(error.ends_with("\n  type =\n        ^"), "{error:?}");
+        assert!(!error.contains('\n'), "one line: {error:?}");
+        let marked = query_json("type = ", true).unwrap_err().to_string();
+        assert!(marked.ends_with("\n  type =\n        ^"), "{marked:?}");
     }
 }

@@ -26,6 +26,14 @@ fn run_with_stdin(args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// What a command printed with `-o json` for a list or a stream: one object per line.
+fn objects_per_line(output: &Output) -> Vec<Value> {
+    text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
 #[test]
 fn login_keeps_a_private_profile_that_executions_commands_use() {
     let data = tempfile::tempdir().unwrap();
@@ -190,10 +198,7 @@ fn login_keeps_a_private_profile_that_executions_commands_use() {
         &with_variables,
     );
     assert!(listed.status.success(), "{}", text(&listed.stderr));
-    let listed: Vec<Value> = text(&listed.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let listed = objects_per_line(&listed);
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], id.as_str());
     assert_eq!(listed[0]["status"], "FAILED");
@@ -273,10 +278,7 @@ async fn logs_prints_filters_and_follows_until_the_end() {
     );
 
     let errors = run(&["logs", &id, "--severity", "error", "-o", "json"], &env);
-    let errors: Vec<Value> = text(&errors.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let errors = objects_per_line(&errors);
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["message"], "Orders table locked");
     let grepped = run(&["logs", &id, "--grep", "ORDERS"], &env);
@@ -320,10 +322,7 @@ async fn logs_prints_filters_and_follows_until_the_end() {
     // Followed once it has ended: every line, one JSON object each, and its status.
     let followed = run(&["logs", &id, "--follow", "-o", "json"], &env);
     assert_eq!(followed.status.code(), Some(11));
-    let objects: Vec<Value> = text(&followed.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let objects = objects_per_line(&followed);
     assert_eq!(objects.len(), 4);
     assert_eq!(objects[3]["message"], "written while followed");
 
@@ -367,10 +366,7 @@ async fn audit_and_ops_commands_read_what_the_server_holds() {
     let compact = "type = job.end and details.jobInstanceStatus in (FAILED, TIMED_OUT)";
     let found = run(&["audit", "find", compact, "-o", "json"], &env);
     assert!(found.status.success(), "{}", text(&found.stderr));
-    let entries: Vec<Value> = text(&found.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let entries = objects_per_line(&found);
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0]["details"]["jobInstanceStatus"], "FAILED");
     let explained = run(&["audit", "find", "--explain", compact], &env);
@@ -486,10 +482,7 @@ async fn audit_and_ops_commands_read_what_the_server_holds() {
             .contains("Application|Finish")
     );
     let items = run(&["ops", "get", operation, "-o", "json"], &env);
-    let items: Vec<Value> = text(&items.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let items = objects_per_line(&items);
     assert_eq!(items.len(), 4, "one object per line, as the table has rows");
     assert_eq!(items[3]["activityType"], "Application|Finish");
     let stats = run(&["ops", "stats", operation, "-o", "json"], &env);

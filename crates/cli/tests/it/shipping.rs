@@ -3,7 +3,7 @@
 //! status and exit code follow the command's.
 
 use std::io::Write;
-use std::process::Stdio;
+use std::process::{Child, ChildStdin, Stdio};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -40,6 +40,18 @@ async fn execution_of(server: &Server, client: &reqwest::Client, job: &str) -> V
     executions[0].clone()
 }
 
+/// `pipelog ARGS` started with its stdin a pipe the test writes to, and its output kept.
+fn log_from_a_pipe(args: &[&str], env: &[(&str, &str)]) -> (Child, ChildStdin) {
+    let mut writer = pipelog(args, env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = writer.stdin.take().unwrap();
+    (writer, stdin)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_from_a_pipe_under_a_rate_limit_writes_every_line_once() {
     let data = tempfile::tempdir().unwrap();
@@ -60,16 +72,10 @@ async fn log_from_a_pipe_under_a_rate_limit_writes_every_line_once() {
         ("PIPELOG_API_KEY", &key),
     ];
 
-    let mut writer = pipelog(
+    let (writer, mut stdin) = log_from_a_pipe(
         &["log", "--cid", "cron-2026-11-22", "--emitter", "feeder"],
         &env,
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut stdin = writer.stdin.take().unwrap();
+    );
     // Lines as a slow producer writes them: more flushes than the limit allows, so some
     // batches are refused with 429 and sent again, and later lines queue up meanwhile.
     const LINES: usize = 60;
@@ -289,13 +295,8 @@ async fn log_sends_lines_as_they_come_and_outlasts_a_killed_server() {
     let server = Server::start(data.path(), &[], &bootstrap);
     let client = reqwest::Client::new();
     let env = server.client_env();
-    let mut writer = pipelog(&["log", "--cid", "outage", "--emitter", "outage"], &env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = writer.stdin.take().unwrap();
+    let (writer, mut stdin) =
+        log_from_a_pipe(&["log", "--cid", "outage", "--emitter", "outage"], &env);
     let mut feed = |numbers: std::ops::Range<usize>| {
         for number in numbers {
             writeln!(stdin, "line {number}").unwrap();
