@@ -8,8 +8,8 @@
 //!   in `crates/cli/tests/browser`).
 //! - `bench [--quick] [--json FILE] [--postgres URL]`: builds pipelog and its benchmark
 //!   harness in release and runs it (`crates/bench`); docs/benchmarks.md explains the
-//!   figures. `test` runs the quick form as a smoke test, on the debug builds the tests
-//!   made: it must complete, its figures are not judged there.
+//!   figures. `test` runs its `--smoke` form (a tenth of `--quick`) on the debug builds the
+//!   tests made: it must complete, its figures are not judged there.
 //! - `fuzz [--seconds N]`: builds the fuzz targets of `fuzz/` with libFuzzer's coverage
 //!   instrumentation (the flags `cargo fuzz build --sanitizer none` uses, on stable, into
 //!   `fuzz/target`) and runs each for N seconds (60 by default) from its committed seeds;
@@ -162,8 +162,9 @@ fn test() -> Result<(), String> {
     bench_smoke()
 }
 
-/// The benchmark harness's quick run on the debug builds the tests made (a release build
-/// would cost CI four minutes): that it completes is what is checked, not its figures.
+/// The benchmark harness's smoke run (a tenth of `--quick`) on the debug builds the tests
+/// made (a release build would cost CI four minutes): that it completes is what is
+/// checked, not its figures.
 fn bench_smoke() -> Result<(), String> {
     let root = workspace_root();
     let mut run = Command::new(root.join("target/debug/pipelog-bench"));
@@ -172,7 +173,7 @@ fn bench_smoke() -> Result<(), String> {
         .arg(root.join("target/debug/pipelog"))
         .arg("--work-dir")
         .arg(root.join("target/bench-smoke"))
-        .arg("--quick");
+        .arg("--smoke");
     step("bench smoke test", run)
 }
 

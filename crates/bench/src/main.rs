@@ -1,7 +1,7 @@
 //! `pipelog-bench`: pipelog measured against its ceilings, on one machine, in one run.
 //!
 //! ```text
-//! pipelog-bench [--quick] [--pipelog BINARY] [--work-dir DIR] [--json FILE]
+//! pipelog-bench [--quick | --smoke] [--pipelog BINARY] [--work-dir DIR] [--json FILE]
 //! ```
 //!
 //! It starts a release `pipelog serve` on a fresh data dir under the work dir, loads it
@@ -37,9 +37,10 @@ use crate::phases::{Bench, PostgresTarget};
 use crate::workload::Scale;
 
 const USAGE: &str =
-    "usage: pipelog-bench [--quick] [--pipelog BINARY] [--work-dir DIR] [--json FILE] [--postgres URL]
+    "usage: pipelog-bench [--quick | --smoke] [--pipelog BINARY] [--work-dir DIR] [--json FILE] [--postgres URL]
 
   --quick          a reduced run (about a minute); every ratio still has its ceiling
+  --smoke          a tenth of --quick, to check that the harness runs; its figures mean nothing
   --pipelog FILE   the pipelog binary to measure [default: target/release/pipelog]
   --work-dir DIR   where data dirs are made (emptied first) [default: target/bench]
   --json FILE      where the results go as JSON [default: WORK_DIR/results.json]
@@ -67,6 +68,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
         let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
         match arg.as_str() {
             "--quick" => options.scale = Scale::quick(),
+            "--smoke" => options.scale = Scale::smoke(),
             "--pipelog" => options.pipelog = value("--pipelog")?.into(),
             "--work-dir" => options.work_dir = value("--work-dir")?.into(),
             "--json" => options.json = Some(value("--json")?.into()),

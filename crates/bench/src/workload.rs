@@ -1,4 +1,4 @@
-//! What the benchmark stores: its sizes (full and `--quick`), and realistic data made from a
+//! What the benchmark stores: its sizes (full, `--quick` and `--smoke`), and realistic data made from a
 //! seeded generator, so that pipelog and the raw-SQLite ceiling store the very same rows.
 //!
 //! Messages run from 20 to 2,000 bytes with a long tail (median near 70, mean near 190),
@@ -67,6 +67,23 @@ impl Scale {
             audit_entries: 20_000,
             operations: 10_000,
             statistics_rounds: 5,
+        }
+    }
+
+    /// Every phase at a tenth of `quick`, for `cargo xtask test`'s smoke run on debug
+    /// builds, which checks that the harness completes; its figures mean nothing.
+    pub fn smoke() -> Scale {
+        Scale {
+            name: "smoke",
+            accounts: 4,
+            ingest_seconds: 1,
+            large_execution_lines: 20_000,
+            spread_lines: 80_000,
+            spread_executions: 50,
+            read_rounds: 50,
+            audit_entries: 2_000,
+            operations: 1_000,
+            statistics_rounds: 2,
         }
     }
 
@@ -513,7 +530,7 @@ mod tests {
 
     #[test]
     fn every_bulk_batch_has_an_execution_and_the_large_one_gets_its_share() {
-        for scale in [Scale::quick(), Scale::full()] {
+        for scale in [Scale::smoke(), Scale::quick(), Scale::full()] {
             let mut large = 0;
             let mut highest = 0;
             for number in 0..scale.bulk_batches() {
