@@ -115,7 +115,7 @@ impl Bench {
         Ok(())
     }
 
-    /// Sends the bulk load's lines again over 4 connections, `per_request` of its batches
+    /// Sends the bulk load's lines over 4 connections, `per_request` of its batches
     /// of 1,000 to a request, each request to the execution of its first batch.
     async fn send_bulk(&self, per_request: u64) -> anyhow::Result<Run> {
         let ids: Arc<Vec<String>> =
